@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "hamrun",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "hamrun", targets: ["hamrun"]),
+        .library(name: "HamCore", targets: ["HamCore"]),
+        .library(name: "HamTokenizer", targets: ["HamTokenizer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        // OpenBLAS through pkg-config (Debian: libopenblas-dev).
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // The innermost SIMD loops of the CPU backend (dot products over f32/f16/bf16 rows),
+        // compiled for several x86 levels and picked at run time.
+        .target(
+            name: "CHamKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+        // The runtime: loaders, backend protocol, CPU backend, HAMburger graph, generator.
+        .target(
+            name: "HamCore",
+            dependencies: [
+                "CBLAS", "CHamKernels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        // Hugging Face tokenizer.json (byte-level BPE) and chat formats.
+        .target(
+            name: "HamTokenizer"
+        ),
+        .executableTarget(
+            name: "hamrun",
+            dependencies: [
+                "HamCore", "HamTokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "HamCoreTests", dependencies: ["HamCore"]),
+        .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
+    ]
+)

@@ -1,0 +1,1 @@
+#include "hamkernels.h"

@@ -1,0 +1,2 @@
+// The tokenizer library arrives with the tokenizer issue.
+public enum HamTokenizerInfo { public static let name = "HamTokenizer" }
