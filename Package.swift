@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "hamrun",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hamrun", targets: ["hamrun"]),
         .library(name: "HamCore", targets: ["HamCore"]),

@@ -1,1 +1,359 @@
 #include "hamkernels.h"
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAM_X86 1
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Portable versions: the reference every SIMD level must agree with, and the fallback.
+
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {
+            // Subnormal half: normalize.
+            exp = 127 - 15 + 1;
+            while ((mant & 0x400) == 0) { mant <<= 1; exp--; }
+            mant &= 0x3ff;
+            bits = sign | (exp << 23) | (mant << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float load_elem(const void *w, int dtype, size_t i) {
+    switch (dtype) {
+    case HAM_F16: return f16_to_f32(((const uint16_t *)w)[i]);
+    case HAM_BF16: return bf16_to_f32(((const uint16_t *)w)[i]);
+    default: return ((const float *)w)[i];
+    }
+}
+
+static void gemv_generic(const float *x, size_t n, size_t in, const void *w, int dtype,
+                         size_t o_begin, size_t o_end, const float *bias, float *out,
+                         size_t out_stride, int accumulate) {
+    size_t esize = dtype == HAM_F32 ? 4 : 2;
+    for (size_t o = o_begin; o < o_end; o++) {
+        const char *row = (const char *)w + o * in * esize;
+        for (size_t r = 0; r < n; r++) {
+            const float *xr = x + r * in;
+            float acc = 0.0f;
+            for (size_t k = 0; k < in; k++) acc += xr[k] * load_elem(row, dtype, k);
+            if (bias) acc += bias[o];
+            float *dst = out + r * out_stride + o;
+            *dst = accumulate ? *dst + acc : acc;
+        }
+    }
+}
+
+static void widen_generic(const void *src, int dtype, size_t count, float *dst) {
+    for (size_t i = 0; i < count; i++) dst[i] = load_elem(src, dtype, i);
+}
+
+static float dot_generic(const float *a, const float *b, size_t count) {
+    float acc = 0.0f;
+    for (size_t i = 0; i < count; i++) acc += a[i] * b[i];
+    return acc;
+}
+
+static void axpy_generic(float a, const float *x, float *y, size_t count) {
+    for (size_t i = 0; i < count; i++) y[i] += a * x[i];
+}
+
+#ifdef HAM_X86
+// ---------------------------------------------------------------------------------------------
+// AVX-512: 16 floats per vector. Tails use masked loads, so every size is handled in-register.
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
+
+AVX512 static inline __m512 load16(const void *w, int dtype, size_t k, __mmask16 m) {
+    switch (dtype) {
+    case HAM_BF16: {
+        __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + k);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    case HAM_F16: {
+        __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + k);
+        return _mm512_cvtph_ps(h);
+    }
+    default:
+        return _mm512_maskz_loadu_ps(m, (const float *)w + k);
+    }
+}
+
+// One weight row at a time against up to 8 rows of x.
+AVX512 static void gemv_rows_avx512(const float *x, size_t n, size_t in, const char *row, int dtype,
+                                    float *acc_out) {
+    __m512 acc[8];
+    for (size_t r = 0; r < n; r++) acc[r] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= in; k += 16) {
+        __m512 wv = load16(row, dtype, k, 0xffff);
+        for (size_t r = 0; r < n; r++) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * in + k), wv, acc[r]);
+    }
+    if (k < in) {
+        __mmask16 m = (__mmask16)((1u << (in - k)) - 1);
+        __m512 wv = load16(row, dtype, k, m);
+        for (size_t r = 0; r < n; r++) acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + r * in + k), wv, acc[r]);
+    }
+    for (size_t r = 0; r < n; r++) acc_out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// Decode (n == 1): four weight rows per pass keep four independent FMA chains in flight,
+// which is what it takes to stream weights at memory speed.
+AVX512 static void gemv1_avx512(const float *x, size_t in, const void *w, int dtype, size_t o_begin,
+                                size_t o_end, const float *bias, float *out, int accumulate) {
+    size_t esize = dtype == HAM_F32 ? 4 : 2;
+    size_t o = o_begin;
+    for (; o + 4 <= o_end; o += 4) {
+        const char *r0 = (const char *)w + (o + 0) * in * esize;
+        const char *r1 = (const char *)w + (o + 1) * in * esize;
+        const char *r2 = (const char *)w + (o + 2) * in * esize;
+        const char *r3 = (const char *)w + (o + 3) * in * esize;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+        size_t k = 0;
+        for (; k + 16 <= in; k += 16) {
+            __m512 xv = _mm512_loadu_ps(x + k);
+            a0 = _mm512_fmadd_ps(xv, load16(r0, dtype, k, 0xffff), a0);
+            a1 = _mm512_fmadd_ps(xv, load16(r1, dtype, k, 0xffff), a1);
+            a2 = _mm512_fmadd_ps(xv, load16(r2, dtype, k, 0xffff), a2);
+            a3 = _mm512_fmadd_ps(xv, load16(r3, dtype, k, 0xffff), a3);
+        }
+        if (k < in) {
+            __mmask16 m = (__mmask16)((1u << (in - k)) - 1);
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
+            a0 = _mm512_fmadd_ps(xv, load16(r0, dtype, k, m), a0);
+            a1 = _mm512_fmadd_ps(xv, load16(r1, dtype, k, m), a1);
+            a2 = _mm512_fmadd_ps(xv, load16(r2, dtype, k, m), a2);
+            a3 = _mm512_fmadd_ps(xv, load16(r3, dtype, k, m), a3);
+        }
+        float s[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2),
+                      _mm512_reduce_add_ps(a3)};
+        for (int j = 0; j < 4; j++) {
+            float v = s[j] + (bias ? bias[o + j] : 0.0f);
+            out[o + j] = accumulate ? out[o + j] + v : v;
+        }
+    }
+    for (; o < o_end; o++) {
+        float s;
+        gemv_rows_avx512(x, 1, in, (const char *)w + o * in * esize, dtype, &s);
+        float v = s + (bias ? bias[o] : 0.0f);
+        out[o] = accumulate ? out[o] + v : v;
+    }
+}
+
+AVX512 static void gemv_avx512(const float *x, size_t n, size_t in, const void *w, int dtype,
+                               size_t o_begin, size_t o_end, const float *bias, float *out,
+                               size_t out_stride, int accumulate) {
+    if (n == 1) {
+        gemv1_avx512(x, in, w, dtype, o_begin, o_end, bias, out, accumulate);
+        return;
+    }
+    size_t esize = dtype == HAM_F32 ? 4 : 2;
+    for (size_t r0 = 0; r0 < n; r0 += 8) {
+        size_t nr = n - r0 < 8 ? n - r0 : 8;
+        const float *xb = x + r0 * in;
+        for (size_t o = o_begin; o < o_end; o++) {
+            float s[8];
+            gemv_rows_avx512(xb, nr, in, (const char *)w + o * in * esize, dtype, s);
+            for (size_t r = 0; r < nr; r++) {
+                float v = s[r] + (bias ? bias[o] : 0.0f);
+                float *dst = out + (r0 + r) * out_stride + o;
+                *dst = accumulate ? *dst + v : v;
+            }
+        }
+    }
+}
+
+AVX512 static void widen_avx512(const void *src, int dtype, size_t count, float *dst) {
+    size_t k = 0;
+    for (; k + 16 <= count; k += 16) _mm512_storeu_ps(dst + k, load16(src, dtype, k, 0xffff));
+    if (k < count) {
+        __mmask16 m = (__mmask16)((1u << (count - k)) - 1);
+        _mm512_mask_storeu_ps(dst + k, m, load16(src, dtype, k, m));
+    }
+}
+
+AVX512 static float dot_avx512(const float *a, const float *b, size_t count) {
+    __m512 acc = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= count; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
+    if (k < count) {
+        __mmask16 m = (__mmask16)((1u << (count - k)) - 1);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_maskz_loadu_ps(m, b + k), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 static void axpy_avx512(float a, const float *x, float *y, size_t count) {
+    __m512 av = _mm512_set1_ps(a);
+    size_t k = 0;
+    for (; k + 16 <= count; k += 16)
+        _mm512_storeu_ps(y + k, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + k), _mm512_loadu_ps(y + k)));
+    if (k < count) {
+        __mmask16 m = (__mmask16)((1u << (count - k)) - 1);
+        _mm512_mask_storeu_ps(y + k, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + k), _mm512_maskz_loadu_ps(m, y + k)));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX2 + FMA + F16C: 8 floats per vector; tails go through the portable loop.
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline __m256 load8(const void *w, int dtype, size_t k) {
+    switch (dtype) {
+    case HAM_BF16: {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + k));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    case HAM_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + k)));
+    default:
+        return _mm256_loadu_ps((const float *)w + k);
+    }
+}
+
+AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static void gemv_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
+                           size_t o_begin, size_t o_end, const float *bias, float *out,
+                           size_t out_stride, int accumulate) {
+    size_t esize = dtype == HAM_F32 ? 4 : 2;
+    size_t body = in & ~(size_t)7;
+    for (size_t r0 = 0; r0 < n; r0 += 4) {
+        size_t nr = n - r0 < 4 ? n - r0 : 4;
+        const float *xb = x + r0 * in;
+        for (size_t o = o_begin; o < o_end; o++) {
+            const char *row = (const char *)w + o * in * esize;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (size_t k = 0; k < body; k += 8) {
+                __m256 wv = load8(row, dtype, k);
+                for (size_t r = 0; r < nr; r++) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xb + r * in + k), wv, acc[r]);
+            }
+            for (size_t r = 0; r < nr; r++) {
+                float s = hsum8(acc[r]);
+                for (size_t k = body; k < in; k++) s += xb[r * in + k] * load_elem(row, dtype, k);
+                float v = s + (bias ? bias[o] : 0.0f);
+                float *dst = out + (r0 + r) * out_stride + o;
+                *dst = accumulate ? *dst + v : v;
+            }
+        }
+    }
+}
+
+AVX2 static void widen_avx2(const void *src, int dtype, size_t count, float *dst) {
+    size_t k = 0;
+    for (; k + 8 <= count; k += 8) _mm256_storeu_ps(dst + k, load8(src, dtype, k));
+    for (; k < count; k++) dst[k] = load_elem(src, dtype, k);
+}
+
+AVX2 static float dot_avx2(const float *a, const float *b, size_t count) {
+    __m256 acc = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 8 <= count; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
+    float s = hsum8(acc);
+    for (; k < count; k++) s += a[k] * b[k];
+    return s;
+}
+
+AVX2 static void axpy_avx2(float a, const float *x, float *y, size_t count) {
+    __m256 av = _mm256_set1_ps(a);
+    size_t k = 0;
+    for (; k + 8 <= count; k += 8)
+        _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
+    for (; k < count; k++) y[k] += a * x[k];
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch, decided once.
+
+typedef void (*gemv_fn)(const float *, size_t, size_t, const void *, int, size_t, size_t, const float *, float *, size_t, int);
+typedef void (*widen_fn)(const void *, int, size_t, float *);
+typedef float (*dot_fn)(const float *, const float *, size_t);
+typedef void (*axpy_fn)(float, const float *, float *, size_t);
+
+static struct {
+    const char *level;
+    gemv_fn gemv;
+    widen_fn widen;
+    dot_fn dot;
+    axpy_fn axpy;
+} table;
+
+static void pick(const char *want) {
+    table.level = "generic";
+    table.gemv = gemv_generic;
+    table.widen = widen_generic;
+    table.dot = dot_generic;
+    table.axpy = axpy_generic;
+#ifdef HAM_X86
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    if (want && strcmp(want, "avx2") == 0) avx512 = 0;
+    if (want && strcmp(want, "generic") == 0) avx512 = avx2 = 0;
+    if (avx512) {
+        table.level = "avx512";
+        table.gemv = gemv_avx512;
+        table.widen = widen_avx512;
+        table.dot = dot_avx512;
+        table.axpy = axpy_avx512;
+    } else if (avx2) {
+        table.level = "avx2";
+        table.gemv = gemv_avx2;
+        table.widen = widen_avx2;
+        table.dot = dot_avx2;
+        table.axpy = axpy_avx2;
+    }
+#endif
+}
+
+// HAM_KERNELS=avx2|generic caps the level (to compare levels, or to mimic an older machine).
+__attribute__((constructor)) static void ham_kernels_init(void) { pick(getenv("HAM_KERNELS")); }
+
+const char *ham_set_kernel_level(const char *level) {
+    pick(level);
+    return table.level;
+}
+
+void ham_gemv(const float *x, size_t n, size_t in, const void *w, int dtype, size_t o_begin, size_t o_end,
+              const float *bias, float *out, size_t out_stride, int accumulate) {
+    table.gemv(x, n, in, w, dtype, o_begin, o_end, bias, out, out_stride, accumulate);
+}
+
+void ham_widen(const void *src, int dtype, size_t count, float *dst) { table.widen(src, dtype, count, dst); }
+
+float ham_dot_f32(const float *a, const float *b, size_t count) { return table.dot(a, b, count); }
+
+void ham_axpy_f32(float a, const float *x, float *y, size_t count) { table.axpy(a, x, y, count); }
+
+const char *ham_kernel_level(void) { return table.level; }

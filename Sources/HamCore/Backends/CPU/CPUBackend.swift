@@ -1,0 +1,351 @@
+import CBLAS
+import CHamKernels
+import Foundation
+
+/// Memory of the CPU backend: a view of a memory-mapped weight file, or an owned allocation.
+public final class CPUBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
+    private let owner: AnyObject
+
+    init(base: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        self.base = base
+        self.byteCount = byteCount
+        self.owner = owner
+    }
+}
+
+/// The CPU backend: every op runs when it is called, on a persistent pool of threads.
+/// Decode-sized products (up to 8 rows) stream the weights once through the SIMD kernels in
+/// their stored dtype; larger ones (prefill) widen blocks of weight rows and call BLAS sgemm.
+public final class CPUBackend: Backend {
+    public typealias Buffer = CPUBuffer
+    public let pool: ThreadPool
+    /// Per-thread scratch: attention scores and widened weight blocks. Grows, never per token.
+    private var scratch: [OwnedBytes]
+    private var scratchPointers: [UnsafeMutablePointer<Float>]
+
+    /// Products with fewer x rows than this use the streaming kernel instead of sgemm.
+    static let gemmMinimumRows = 9
+    /// Weight rows widened per sgemm call on the prefill path.
+    static let gemmBlockRows = 128
+
+    public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        pool = ThreadPool(threadCount: threads)
+        scratch = (0..<pool.threadCount).map { _ in OwnedBytes(byteCount: 1 << 16) }
+        scratchPointers = scratch.map { $0.pointer.assumingMemoryBound(to: Float.self) }
+        // The pool owns all parallelism; BLAS threads would fight its spinning workers.
+        openblas_set_num_threads(1)
+    }
+
+    public var prefersRunAhead: Bool { false }
+
+    public var name: String { "cpu (\(pool.threadCount) threads, \(String(cString: ham_kernel_level())))" }
+
+    // MARK: Memory
+
+    public func upload(_ tensor: HostTensor) throws -> Tensor<CPUBuffer> {
+        let (rows, cols) = matrixShape(tensor.shape)
+        let buffer = CPUBuffer(base: UnsafeMutableRawPointer(mutating: tensor.data), byteCount: tensor.byteCount, owner: tensor.owner)
+        return Tensor(buffer: buffer, rows: rows, cols: cols, dtype: tensor.dtype)
+    }
+
+    public func allocate(rows: Int, cols: Int, dtype: DType) throws -> Tensor<CPUBuffer> {
+        let bytes = OwnedBytes(byteCount: max(rows * cols * dtype.byteSize, 4))
+        bytes.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes.byteCount)
+        return Tensor(buffer: CPUBuffer(base: bytes.pointer, byteCount: bytes.byteCount, owner: bytes), rows: rows, cols: cols, dtype: dtype)
+    }
+
+    public func write(_ values: [Float], to tensor: Tensor<CPUBuffer>) {
+        precondition(values.count == tensor.count && tensor.dtype == .f32)
+        values.withUnsafeBufferPointer { source in
+            if let start = source.baseAddress { f32(tensor).update(from: start, count: values.count) }
+        }
+    }
+
+    public func writeTokens(_ ids: [Int32], to tensor: Tensor<CPUBuffer>) {
+        precondition(ids.count == tensor.count && tensor.dtype == .i32)
+        ids.withUnsafeBufferPointer { source in
+            if let start = source.baseAddress { i32(tensor).update(from: start, count: ids.count) }
+        }
+    }
+
+    public func copy(_ src: Tensor<CPUBuffer>, to dst: Tensor<CPUBuffer>) {
+        precondition(src.count == dst.count && src.dtype == dst.dtype)
+        (dst.buffer.base + dst.offset * dst.dtype.byteSize)
+            .copyMemory(from: src.buffer.base + src.offset * src.dtype.byteSize, byteCount: src.byteCount)
+    }
+
+    public func synchronize() throws {}
+
+    public func read(_ tensor: Tensor<CPUBuffer>) throws -> [Float] {
+        [Float](unsafeUninitializedCapacity: tensor.count) { out, initialized in
+            if let start = out.baseAddress {
+                widenToFloat(raw(tensor), dtype: tensor.dtype, count: tensor.count, into: start)
+            }
+            initialized = tensor.count
+        }
+    }
+
+    public func readTokens(_ tensor: Tensor<CPUBuffer>) throws -> [Int32] {
+        precondition(tensor.dtype == .i32)
+        return Array(UnsafeBufferPointer(start: i32(tensor), count: tensor.count))
+    }
+
+    // MARK: Ops
+
+    public func embed(table: Tensor<CPUBuffer>, ids: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let width = table.cols
+        let idPointer = i32(ids)
+        let destination = f32(out)
+        for i in 0..<ids.count {
+            let row = Int(idPointer[i])
+            ham_widen(raw(table) + row * width * table.dtype.byteSize, kernelType(table.dtype), width, destination + i * width)
+        }
+    }
+
+    public func rmsNorm(_ x: Tensor<CPUBuffer>, weight: Tensor<CPUBuffer>, eps: Float, out: Tensor<CPUBuffer>) {
+        let width = x.cols
+        let source = f32(x), destination = f32(out)
+        let gain = widened(weight, slot: 0)
+        for r in 0..<x.rows {
+            let row = source + r * width
+            let sumSquares = ham_dot_f32(row, row, width)
+            let inverse = 1 / (sumSquares / Float(width) + eps).squareRoot()
+            let target = destination + r * width
+            for c in 0..<width { target[c] = gain[c] * (row[c] * inverse) }
+        }
+    }
+
+    public func linear(_ x: Tensor<CPUBuffer>, weight: Tensor<CPUBuffer>, bias: Tensor<CPUBuffer>?, out: Tensor<CPUBuffer>, accumulate: Bool) {
+        let n = x.rows, inFeatures = x.cols, outFeatures = weight.rows
+        let biasPointer: UnsafePointer<Float>? = bias.map { UnsafePointer(widened($0, slot: 1)) }
+        let xPointer = UnsafePointer(f32(x)), outPointer = f32(out), w = UnsafeRawPointer(raw(weight))
+        let type = kernelType(weight.dtype)
+        if n < Self.gemmMinimumRows {
+            // Streaming path: each thread reads its share of weight rows once.
+            pool.parallelFor(outFeatures, grain: 16, minimumPerThread: max(16, 32768 / max(inFeatures, 1))) { range, _ in
+                ham_gemv(xPointer, n, inFeatures, w, type, range.lowerBound, range.upperBound,
+                         biasPointer, outPointer, outFeatures, accumulate ? 1 : 0)
+            }
+            return
+        }
+        // Prefill path: blocks of weight rows, widened into per-thread scratch, through sgemm.
+        let block = Self.gemmBlockRows
+        let blockBytes = block * inFeatures * 4
+        ensureScratch(bytes: blockBytes)
+        let scratchPointers = self.scratchPointers
+        let elementSize = weight.dtype.byteSize
+        pool.parallelFor(outFeatures, grain: block, minimumPerThread: block) { range, thread in
+            let threadScratch = scratchPointers[thread]
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let rows = min(block, range.upperBound - start)
+                let blockWeights: UnsafePointer<Float>
+                if weight.dtype == .f32 {
+                    blockWeights = w.assumingMemoryBound(to: Float.self) + start * inFeatures
+                } else {
+                    ham_widen(w + start * inFeatures * elementSize, type, rows * inFeatures, threadScratch)
+                    blockWeights = UnsafePointer(threadScratch)
+                }
+                let target = outPointer + start
+                var beta: Float = accumulate ? 1 : 0
+                if let biasPointer {
+                    for r in 0..<n {
+                        let row = target + r * outFeatures
+                        if accumulate {
+                            for c in 0..<rows { row[c] += biasPointer[start + c] }
+                        } else {
+                            for c in 0..<rows { row[c] = biasPointer[start + c] }
+                        }
+                    }
+                    beta = 1
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(rows), Int32(inFeatures),
+                            1, xPointer, Int32(inFeatures), blockWeights, Int32(inFeatures),
+                            beta, target, Int32(outFeatures))
+                start += rows
+            }
+        }
+    }
+
+    public func rope(_ x: Tensor<CPUBuffer>, heads: Int, cos: Tensor<CPUBuffer>, sin: Tensor<CPUBuffer>) {
+        let half = cos.cols
+        let headDim = half * 2
+        let data = f32(x), cosines = f32(cos), sines = f32(sin)
+        for r in 0..<x.rows {
+            let c = cosines + r * half, s = sines + r * half
+            for h in 0..<heads {
+                let head = data + r * x.cols + h * headDim
+                for i in 0..<half {
+                    let x1 = head[i], x2 = head[i + half]
+                    head[i] = x1 * c[i] - x2 * s[i]
+                    head[i + half] = x2 * c[i] + x1 * s[i]
+                }
+            }
+        }
+    }
+
+    public func attention(q: Tensor<CPUBuffer>, keys: Tensor<CPUBuffer>, values: Tensor<CPUBuffer>,
+                          heads: Int, kvHeads: Int, scale: Float, out: Tensor<CPUBuffer>) {
+        let n = q.rows, slots = keys.rows
+        let headDim = q.cols / heads
+        let group = heads / kvHeads
+        let qPointer = f32(q), kPointer = f32(keys), vPointer = f32(values), outPointer = f32(out)
+        let kvStride = keys.cols
+        ensureScratch(bytes: slots * 4)
+        let scratchPointers = self.scratchPointers
+        let work = n * heads
+        pool.parallelFor(work, minimumPerThread: max(1, 16384 / max(slots * headDim, 1))) { range, thread in
+            let scores = scratchPointers[thread]
+            for item in range {
+                let i = item / heads, h = item % heads
+                let visible = slots - n + i + 1
+                let query = qPointer + i * q.cols + h * headDim
+                let kvOffset = (h / group) * headDim
+                var maximum = -Float.infinity
+                for s in 0..<visible {
+                    let score = ham_dot_f32(query, kPointer + s * kvStride + kvOffset, headDim) * scale
+                    scores[s] = score
+                    maximum = Swift.max(maximum, score)
+                }
+                var total: Float = 0
+                for s in 0..<visible {
+                    let e = expf(scores[s] - maximum)
+                    scores[s] = e
+                    total += e
+                }
+                let target = outPointer + i * out.cols + h * headDim
+                target.initialize(repeating: 0, count: headDim)
+                let inverse = 1 / total
+                for s in 0..<visible {
+                    ham_axpy_f32(scores[s] * inverse, vPointer + s * kvStride + kvOffset, target, headDim)
+                }
+            }
+        }
+    }
+
+    public func siluMul(gate: Tensor<CPUBuffer>, up: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let g = f32(gate), u = f32(up), o = f32(out)
+        for i in 0..<gate.count {
+            let v = g[i]
+            o[i] = v / (1 + expf(-v)) * u[i]
+        }
+    }
+
+    public func silu(_ x: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let s = f32(x), o = f32(out)
+        for i in 0..<x.count {
+            let v = s[i]
+            o[i] = v / (1 + expf(-v))
+        }
+    }
+
+    public func add(_ a: Tensor<CPUBuffer>, _ b: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let pa = f32(a), pb = f32(b), o = f32(out)
+        for i in 0..<a.count { o[i] = pa[i] + pb[i] }
+    }
+
+    public func meanRows(_ x: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let s = f32(x), o = f32(out)
+        for c in 0..<x.cols {
+            var total: Float = 0
+            for r in 0..<x.rows { total += s[r * x.cols + c] }
+            o[c] = total / Float(x.rows)
+        }
+    }
+
+    public func concatColumns(_ a: Tensor<CPUBuffer>, _ b: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let pa = f32(a), pb = f32(b), o = f32(out)
+        for r in 0..<a.rows {
+            (o + r * out.cols).update(from: pa + r * a.cols, count: a.cols)
+            (o + r * out.cols + a.cols).update(from: pb + r * b.cols, count: b.cols)
+        }
+    }
+
+    public func softmax(_ x: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let s = f32(x), o = f32(out)
+        for r in 0..<x.rows {
+            let row = s + r * x.cols, target = o + r * x.cols
+            var maximum = -Float.infinity
+            for c in 0..<x.cols { maximum = Swift.max(maximum, row[c]) }
+            var total: Float = 0
+            for c in 0..<x.cols {
+                let e = expf(row[c] - maximum)
+                target[c] = e
+                total += e
+            }
+            let inverse = 1 / total
+            for c in 0..<x.cols { target[c] *= inverse }
+        }
+    }
+
+    public func sigmoid(_ x: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let s = f32(x), o = f32(out)
+        for i in 0..<x.count { o[i] = 1 / (1 + expf(-s[i])) }
+    }
+
+    public func argmax(_ x: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let s = f32(x), o = i32(out)
+        for r in 0..<x.rows {
+            let row = s + r * x.cols
+            var best = 0
+            var bestValue = row[0]
+            for c in 1..<max(x.cols, 1) where row[c] > bestValue {
+                best = c
+                bestValue = row[c]
+            }
+            o[r] = Int32(best)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func raw(_ t: Tensor<CPUBuffer>) -> UnsafeMutableRawPointer {
+        t.buffer.base + t.offset * t.dtype.byteSize
+    }
+
+    private func f32(_ t: Tensor<CPUBuffer>) -> UnsafeMutablePointer<Float> {
+        raw(t).assumingMemoryBound(to: Float.self)
+    }
+
+    private func i32(_ t: Tensor<CPUBuffer>) -> UnsafeMutablePointer<Int32> {
+        raw(t).assumingMemoryBound(to: Int32.self)
+    }
+
+    /// Small weights (norm gains, biases) of any dtype as f32: f32 ones are used in place,
+    /// others are widened into one of two small slots that live until the next call.
+    private var smallSlots = [OwnedBytes(byteCount: 4096), OwnedBytes(byteCount: 4096)]
+    private func widened(_ t: Tensor<CPUBuffer>, slot: Int) -> UnsafeMutablePointer<Float> {
+        if t.dtype == .f32 { return f32(t) }
+        if smallSlots[slot].byteCount < t.count * 4 { smallSlots[slot] = OwnedBytes(byteCount: t.count * 4) }
+        let start = smallSlots[slot].pointer.assumingMemoryBound(to: Float.self)
+        ham_widen(raw(t), kernelType(t.dtype), t.count, start)
+        return start
+    }
+
+    private func ensureScratch(bytes: Int) {
+        guard scratch[0].byteCount < bytes else { return }
+        // Grow geometrically so a growing KV cache reallocates only a few times.
+        let size = max(bytes, scratch[0].byteCount * 2)
+        scratch = (0..<pool.threadCount).map { _ in OwnedBytes(byteCount: size) }
+        scratchPointers = scratch.map { $0.pointer.assumingMemoryBound(to: Float.self) }
+    }
+}
+
+func kernelType(_ dtype: DType) -> Int32 {
+    switch dtype {
+    case .f32, .i32: Int32(HAM_F32.rawValue)
+    case .f16: Int32(HAM_F16.rawValue)
+    case .bf16: Int32(HAM_BF16.rawValue)
+    }
+}
+
+/// 1-D weights become one row; N-D become `shape[0] × rest`.
+func matrixShape(_ shape: [Int]) -> (Int, Int) {
+    switch shape.count {
+    case 0: (1, 1)
+    case 1: (1, shape[0])
+    default: (shape[0], shape.dropFirst().reduce(1, *))
+    }
+}

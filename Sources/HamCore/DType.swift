@@ -1,1 +1,0 @@
-public enum DType: String, Sendable { case f32, f16, bf16 }

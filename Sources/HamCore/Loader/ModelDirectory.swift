@@ -1,0 +1,51 @@
+import Foundation
+
+/// A model directory (docs/MODEL_FORMAT.md): its config, its tensors, and where its tokenizer is.
+public struct ModelDirectory: Sendable {
+    public let path: String
+    public let config: ModelConfig
+    public let weights: WeightStore
+    /// End-of-sequence ids: `generation_config.json` when present, else `config.json`.
+    public let eosTokenIds: [Int]
+    public let bosTokenId: Int?
+
+    public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw LoadError.fileNotFound(path: path)
+        }
+        guard isDirectory.boolValue else {
+            throw LoadError.unreadable(path: path, reason: "not a directory (expected a model directory with config.json and model.safetensors)")
+        }
+        self.path = path
+        config = try ModelConfig.load(path: file("config.json", in: path))
+        weights = try WeightStore(directory: path)
+
+        var eos = config.eosTokenIds
+        var bos = config.bosTokenId
+        let generationPath = file("generation_config.json", in: path)
+        if FileManager.default.fileExists(atPath: generationPath) {
+            struct GenerationConfig: Decodable {
+                var eos_token_id: IntOrList?
+                var bos_token_id: Int?
+            }
+            let generation = try decodeJSON(GenerationConfig.self, from: try readFile(generationPath), path: generationPath)
+            if let ids = generation.eos_token_id?.values, !ids.isEmpty { eos = ids }
+            if let id = generation.bos_token_id { bos = id }
+        }
+        eosTokenIds = eos
+        bosTokenId = bos
+    }
+
+    public var tokenizerPath: String? {
+        let candidate = file("tokenizer.json", in: path)
+        return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
+    }
+
+    /// Whether the directory holds the HAMburger modules (else it is a base-only model).
+    public var isHAMburger: Bool { config.hamburger != nil }
+}
+
+func file(_ name: String, in directory: String) -> String {
+    (directory as NSString).appendingPathComponent(name)
+}

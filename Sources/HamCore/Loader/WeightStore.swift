@@ -1,0 +1,62 @@
+import Foundation
+
+/// The tensors of a model directory: one `model.safetensors`, or Hugging Face shards listed by
+/// `model.safetensors.index.json`. Lookups check the shape and say which file lacks what.
+public final class WeightStore: @unchecked Sendable {
+    private var files: [String: SafeTensorsFile] = [:]
+    private var location: [String: String] = [:]
+    /// What error messages name: the single file, or the index of the shards.
+    public let sourcePath: String
+
+    public init(directory: String) throws {
+        let single = (directory as NSString).appendingPathComponent("model.safetensors")
+        let index = (directory as NSString).appendingPathComponent("model.safetensors.index.json")
+        if FileManager.default.fileExists(atPath: single) {
+            sourcePath = single
+            let file = try SafeTensorsFile(path: single)
+            files[single] = file
+            for name in file.entries.keys { location[name] = single }
+        } else if FileManager.default.fileExists(atPath: index) {
+            sourcePath = index
+            struct Index: Decodable { var weight_map: [String: String] }
+            let map = try decodeJSON(Index.self, from: try readFile(index), path: index).weight_map
+            for (name, shard) in map {
+                guard !shard.contains("/") else {
+                    throw LoadError.invalidField(path: index, field: "weight_map.\(name)", detail: "is '\(shard)'; expected a file name in the same directory")
+                }
+                let shardPath = (directory as NSString).appendingPathComponent(shard)
+                if files[shardPath] == nil { files[shardPath] = try SafeTensorsFile(path: shardPath) }
+                guard files[shardPath]?.entries[name] != nil else {
+                    throw LoadError.missingTensor(path: shardPath, tensor: name)
+                }
+                location[name] = shardPath
+            }
+        } else {
+            throw LoadError.fileNotFound(path: single)
+        }
+    }
+
+    public var names: [String] { location.keys.sorted() }
+
+    public func contains(_ name: String) -> Bool { location[name] != nil }
+
+    public func dtype(of name: String) -> DType? {
+        guard let path = location[name] else { return nil }
+        return files[path]?.entries[name]?.dtype
+    }
+
+    /// The tensor `name`, which must have `shape`.
+    public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
+        guard let path = location[name], let file = files[path] else {
+            throw LoadError.missingTensor(path: sourcePath, tensor: name)
+        }
+        let tensor = try file.tensor(name)
+        guard tensor.shape == shape else {
+            throw LoadError.shapeMismatch(path: path, tensor: name, expected: shape, found: tensor.shape)
+        }
+        guard tensor.dtype != .i32 else {
+            throw LoadError.dtypeNotAllowed(path: path, tensor: name, dtype: "I32", expected: "F32, F16 or BF16")
+        }
+        return tensor
+    }
+}
