@@ -54,10 +54,11 @@ public protocol Backend: AnyObject {
     /// row `i` uses `cos[i, :]`, `sin[i, :]` (`n × headDim/2`), so positions are arbitrary.
     func rope(_ x: T, heads: Int, cos: T, sin: T)
     /// Grouped-query attention of `q` (`n × heads·headDim`) over the first `keys.rows` slots of a
-    /// KV cache (`keys`, `values`: `L × kvHeads·headDim`). Query row `i` sees slots
-    /// `0 ..< L - n + i + 1`: causal within the `n` new rows, which occupy the last `n` slots.
+    /// KV cache (`keys`, `values`: `L × kvHeads·headDim`), softmax(q·k · scale)·v per head.
+    /// `causal`: query row `i` sees slots `0 ..< L - n + i + 1` (the `n` new rows occupy the last
+    /// `n` slots); otherwise every row sees all `L` slots.
     /// Query head `h` reads KV head `h / (heads / kvHeads)`.
-    func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, out: T)
+    func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, causal: Bool, out: T)
     /// `out = silu(gate) ⊙ up`. `out` may alias `gate` or `up`.
     func siluMul(gate: T, up: T, out: T)
     /// `out = silu(x)`. `out` may alias `x`.
@@ -66,7 +67,7 @@ public protocol Backend: AnyObject {
     func add(_ a: T, _ b: T, out: T)
     /// `out[0, :] = mean over rows of x`.
     func meanRows(_ x: T, out: T)
-    /// `out[i, :] = [a[i, :], b[i, :]]`.
+    /// `out[i, :] = [a[i, :], b[i, :]]`; `a` and `b` may be weights of any float dtype.
     func concatColumns(_ a: T, _ b: T, out: T)
     /// Row-wise softmax. `out` may alias `x`.
     func softmax(_ x: T, out: T)

@@ -39,8 +39,17 @@ public struct ModelConfig: Sendable, Equatable {
         public var mergerHeads = 64
         /// The model's recommended stop confidence.
         public var confidence: Double?
+        /// Whether the rows micro step 1 feeds together (the features and the first token) attend
+        /// causally or all to each other. The authors' Hugging Face code passes no mask: with
+        /// eager attention (the reference fixtures) that is bidirectional; with FlashAttention-2
+        /// and in their gpt-fast port it is causal.
+        public var microAttention: MicroAttention = .bidirectional
 
         public init() {}
+    }
+
+    public enum MicroAttention: String, Sendable, Equatable, Codable {
+        case bidirectional, causal
     }
 
     /// The authors' generation config stops a macro step when `1 - p_stop < 0.9`.
@@ -107,6 +116,12 @@ extension ModelConfig {
             hc.featureLayers = h.feature_layers ?? hc.featureLayers
             hc.mergerHeads = try positive(h.merger_heads ?? hc.mergerHeads, "hamburger.merger_heads")
             hc.confidence = h.confidence
+            if let value = h.micro_attention {
+                guard let mode = MicroAttention(rawValue: value) else {
+                    throw LoadError.invalidField(path: path, field: "hamburger.micro_attention", detail: "is '\(value)'; expected 'bidirectional' or 'causal'")
+                }
+                hc.microAttention = mode
+            }
             if let c = hc.confidence, !(c >= 0 && c <= 1) {
                 throw LoadError.invalidField(path: path, field: "hamburger.confidence", detail: "is \(c); expected a value in [0, 1]")
             }
@@ -176,6 +191,7 @@ private struct RawHAMburger: Decodable {
     var feature_layers: [Int]?
     var merger_heads: Int?
     var confidence: Double?
+    var micro_attention: String?
 }
 
 /// `eos_token_id` is an integer in some configs and a list in others.

@@ -192,7 +192,7 @@ public final class HAMburgerGraph<B: Backend> {
         backend.linear(ep, weight: m.v, bias: m.vBias, out: v, accumulate: false)
         let heads = hc.mergerHeads, headSize = config.hiddenSize / heads
         backend.attention(q: query, keys: k, values: v, heads: heads, kvHeads: heads,
-                          scale: 1 / Float(headSize).squareRoot(), out: merged)
+                          scale: 1 / Float(headSize).squareRoot(), causal: false, out: merged)
         backend.copy(mean, to: out)
         backend.linear(merged, weight: m.out, bias: m.outBias, out: out, accumulate: true)
     }
@@ -212,7 +212,7 @@ public final class HAMburgerGraph<B: Backend> {
         let last = base.layers.count - 1
         for (l, layer) in base.layers.enumerated() {
             decoderLayer(layer, x: hidden, keys: keys[l], values: values[l], slot: slotsUsed,
-                         cos: cos.rows(0..<n), sin: sin.rows(0..<n))
+                         cos: cos.rows(0..<n), sin: sin.rows(0..<n), causal: true)
             if let hc = hamburger, let features, l != last {
                 for (j, featureLayer) in hc.featureLayers.enumerated() where featureLayer == l {
                     backend.copy(hidden.row(n - 1), to: features.row(j))
@@ -230,8 +230,9 @@ public final class HAMburgerGraph<B: Backend> {
     }
 
     /// One Llama decoder layer over the rows of `x`, in place. Their K and V go to cache slots
-    /// `slot ..< slot + n`, and they attend to slots `0 ..< slot + n` (causal among themselves).
-    private func decoderLayer(_ w: DecoderLayerWeights<B>, x: T, keys: T, values: T, slot: Int, cos: T, sin: T) {
+    /// `slot ..< slot + n`, and they attend to slots `0 ..< slot + n` (`causal`: each row only to
+    /// the rows before it).
+    private func decoderLayer(_ w: DecoderLayerWeights<B>, x: T, keys: T, values: T, slot: Int, cos: T, sin: T, causal: Bool) {
         let n = x.rows, c = config
         let h = self.h.rows(0..<n), q = self.q.rows(0..<n), attn = self.attn.rows(0..<n)
         let gate = self.gate.rows(0..<n), up = self.up.rows(0..<n)
@@ -244,7 +245,8 @@ public final class HAMburgerGraph<B: Backend> {
         backend.rope(q, heads: c.numAttentionHeads, cos: cos, sin: sin)
         backend.rope(newKeys, heads: c.numKeyValueHeads, cos: cos, sin: sin)
         backend.attention(q: q, keys: keys.rows(0..<(slot + n)), values: values.rows(0..<(slot + n)),
-                          heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, scale: attentionScale, out: attn)
+                          heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, scale: attentionScale,
+                          causal: causal, out: attn)
         backend.linear(attn, weight: w.o, bias: w.oBias, out: x, accumulate: true)      // x += attention
 
         backend.rmsNorm(x, weight: w.postAttentionNorm, eps: c.rmsNormEps, out: h)
@@ -271,7 +273,8 @@ public final class HAMburgerGraph<B: Backend> {
     /// model's next token. Micro step 1 runs the micro-step decoder's layers over the features
     /// followed by the embedding of token 0 (positions 0 … nf), and each later micro step over the
     /// embedding of the previous token alone, against the decoder's own small KV cache. Its output
-    /// goes to `lm_head` without a final norm.
+    /// goes to `lm_head` without a final norm. The rows of micro step 1 see each other fully or
+    /// causally as `hamburger.micro_attention` says (the reference fixtures: fully).
     public func microStep(_ i: Int) {
         guard let hc = hamburger, let micro, let features, let microX, let microCos, let microSin,
               let microTokens, let stopProbabilities else { return }
@@ -295,7 +298,8 @@ public final class HAMburgerGraph<B: Backend> {
             let hidden = microX.rows(0..<rows)
             for (j, layer) in micro.layers.enumerated() {
                 decoderLayer(layer, x: hidden, keys: microKeys[j], values: microValues[j], slot: slot,
-                             cos: microCos.rows(slot..<(slot + rows)), sin: microSin.rows(slot..<(slot + rows)))
+                             cos: microCos.rows(slot..<(slot + rows)), sin: microSin.rows(slot..<(slot + rows)),
+                             causal: hc.microAttention == .causal)
             }
             output = hidden.row(rows - 1)
         }

@@ -187,7 +187,7 @@ public final class CPUBackend: Backend {
     }
 
     public func attention(q: Tensor<CPUBuffer>, keys: Tensor<CPUBuffer>, values: Tensor<CPUBuffer>,
-                          heads: Int, kvHeads: Int, scale: Float, out: Tensor<CPUBuffer>) {
+                          heads: Int, kvHeads: Int, scale: Float, causal: Bool, out: Tensor<CPUBuffer>) {
         let n = q.rows, slots = keys.rows
         let headDim = q.cols / heads
         let group = heads / kvHeads
@@ -200,7 +200,7 @@ public final class CPUBackend: Backend {
             let scores = scratchPointers[thread]
             for item in range {
                 let i = item / heads, h = item % heads
-                let visible = slots - n + i + 1
+                let visible = causal ? slots - n + i + 1 : slots
                 let query = qPointer + i * q.cols + h * headDim
                 let kvOffset = (h / group) * headDim
                 var maximum = -Float.infinity
@@ -256,10 +256,10 @@ public final class CPUBackend: Backend {
     }
 
     public func concatColumns(_ a: Tensor<CPUBuffer>, _ b: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
-        let pa = f32(a), pb = f32(b), o = f32(out)
+        let o = f32(out)
         for r in 0..<a.rows {
-            (o + r * out.cols).update(from: pa + r * a.cols, count: a.cols)
-            (o + r * out.cols + a.cols).update(from: pb + r * b.cols, count: b.cols)
+            ham_widen(raw(a) + r * a.cols * a.dtype.byteSize, kernelType(a.dtype), a.cols, o + r * out.cols)
+            ham_widen(raw(b) + r * b.cols * b.dtype.byteSize, kernelType(b.dtype), b.cols, o + r * out.cols + a.cols)
         }
     }
 
