@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "hamrun", targets: ["hamrun"]),
         .library(name: "HamCore", targets: ["HamCore"]),
         .library(name: "HamTokenizer", targets: ["HamTokenizer"]),
+        .library(name: "HamChecks", targets: ["HamChecks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,6 +37,9 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
+        // Backend conformance: a plain reference backend and ggml-style op checks, used by the
+        // tests and by `hamrun check` on machines without a Swift toolchain.
+        .target(name: "HamChecks", dependencies: ["HamCore"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Hugging Face tokenizer.json (byte-level BPE) and chat formats.
         .target(
             name: "HamTokenizer"
@@ -43,12 +47,12 @@ let package = Package(
         .executableTarget(
             name: "hamrun",
             dependencies: [
-                "HamCore", "HamTokenizer",
+                "HamCore", "HamTokenizer", "HamChecks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "HamCoreTests", dependencies: ["HamCore"]),
+        .testTarget(name: "HamCoreTests", dependencies: ["HamCore", "HamChecks"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
     ]
 )

@@ -13,6 +13,9 @@ public struct GenerationOptions: Sendable {
     public var sampling: SamplingOptions
     /// Generation ends at any of these ids (the id is kept, what follows it is dropped).
     public var stopTokens: Set<Int32>
+    /// Benchmarks only: every macro step emits exactly this many tokens, whatever the stop head
+    /// says (random weights choose no realistic step sizes).
+    public var forcedStepLength: Int?
 
     public init(maxTokens: Int, confidence: Double = ModelConfig.defaultConfidence, mode: GenerationMode = .hamburger,
                 sampling: SamplingOptions = SamplingOptions(), stopTokens: Set<Int32> = []) {
@@ -139,6 +142,11 @@ public final class Generator {
         guard let hc = graph.hamburger else { return [] }
         let maxSteps = min(hc.maxSteps, max(limit, 1))
         func stops(_ p: Float) -> Bool { 1 - Double(p) < options.confidence }
+        if let forced = options.forcedStepLength {
+            let count = min(forced, maxSteps)
+            for i in 0..<count { graph.microStep(i) }
+            return Array(try graph.readMicroSteps(count).tokens)
+        }
 
         if sampler == nil && trace == nil && graph.prefersRunAhead {
             // Enqueue every micro step, read once, keep the tokens up to the first stop.
@@ -193,6 +201,12 @@ public final class Generator {
         }
         guard options.maxTokens > 0 else { throw GenerationError.invalidMaxTokens(options.maxTokens) }
         guard options.confidence >= 0, options.confidence <= 1 else { throw GenerationError.invalidConfidence(options.confidence) }
+        if let forced = options.forcedStepLength {
+            let limit = graph.hamburger?.maxSteps ?? 1
+            guard (1...limit).contains(forced) else {
+                throw GenerationError.invalidSampling("--force-steps is \(forced); expected 1 to max_steps (\(limit))")
+            }
+        }
         try options.sampling.validate()
         if options.mode == .hamburger && graph.hamburger == nil {
             throw GenerationError.notHAMburger(path: "this model")

@@ -1,0 +1,189 @@
+import Foundation
+import HamCore
+
+/// The plainest possible implementation of every op: scalar loops with double accumulators,
+/// written straight from the op's definition in `Backend`. Too slow to run models; it is what the
+/// real backends are checked against.
+public final class ReferenceBackend: Backend {
+    /// Elements held as doubles, each rounded to its dtype when stored, so the reference sees
+    /// exactly the values a real backend stores.
+    public final class Buffer {
+        var values: [Double]
+        init(count: Int) { values = [Double](repeating: 0, count: count) }
+    }
+
+    public init() {}
+
+    public var name: String { "reference" }
+    public var prefersRunAhead: Bool { false }
+
+    // MARK: Element access
+
+    private func get(_ t: T, _ i: Int) -> Double { t.buffer.values[t.offset + i] }
+
+    private func set(_ t: T, _ i: Int, _ value: Double) {
+        let stored: Double
+        switch t.dtype {
+        case .f32: stored = Double(Float(value))
+        case .i32: stored = value.rounded()
+        case .bf16: stored = Double(bf16ToFloat(floatToBF16(Float(value))))
+        case .f16: stored = Double(f16ToFloat(floatToF16(Float(value))))
+        }
+        t.buffer.values[t.offset + i] = stored
+    }
+
+    private func at(_ t: T, _ r: Int, _ c: Int) -> Double { get(t, r * t.cols + c) }
+
+    // MARK: Memory
+
+    public func upload(_ tensor: HostTensor) throws -> T {
+        let buffer = Buffer(count: tensor.count)
+        buffer.values = tensor.floats().map(Double.init)
+        let rows = tensor.shape.count > 1 ? tensor.shape[0] : 1
+        return T(buffer: buffer, rows: rows, cols: tensor.count / max(rows, 1), dtype: tensor.dtype)
+    }
+
+    public func allocate(rows: Int, cols: Int, dtype: DType) throws -> T {
+        T(buffer: Buffer(count: rows * cols), rows: rows, cols: cols, dtype: dtype)
+    }
+
+    public func write(_ values: [Float], to tensor: T) {
+        for (i, v) in values.enumerated() { set(tensor, i, Double(v)) }
+    }
+
+    public func writeTokens(_ ids: [Int32], to tensor: T) {
+        for (i, v) in ids.enumerated() { set(tensor, i, Double(v)) }
+    }
+
+    public func copy(_ src: T, to dst: T) {
+        for i in 0..<src.count { set(dst, i, get(src, i)) }
+    }
+
+    public func synchronize() throws {}
+
+    public func read(_ tensor: T) throws -> [Float] {
+        (0..<tensor.count).map { Float(get(tensor, $0)) }
+    }
+
+    public func readTokens(_ tensor: T) throws -> [Int32] {
+        (0..<tensor.count).map { Int32(get(tensor, $0)) }
+    }
+
+    // MARK: Ops
+
+    public func embed(table: T, ids: T, out: T) {
+        for i in 0..<ids.count {
+            let row = Int(get(ids, i))
+            for c in 0..<table.cols { set(out, i * out.cols + c, at(table, row, c)) }
+        }
+    }
+
+    public func rmsNorm(_ x: T, weight: T, eps: Float, out: T) {
+        for r in 0..<x.rows {
+            let row = (0..<x.cols).map { at(x, r, $0) }
+            let meanSquare = row.reduce(0) { $0 + $1 * $1 } / Double(x.cols)
+            let inverse = 1 / (meanSquare + Double(eps)).squareRoot()
+            for c in 0..<x.cols { set(out, r * out.cols + c, get(weight, c) * row[c] * inverse) }
+        }
+    }
+
+    public func linear(_ x: T, weight: T, bias: T?, out: T, accumulate: Bool) {
+        for r in 0..<x.rows {
+            for o in 0..<weight.rows {
+                var sum = 0.0
+                for k in 0..<x.cols { sum += at(x, r, k) * at(weight, o, k) }
+                if let bias { sum += get(bias, o) }
+                let index = r * out.cols + o
+                set(out, index, accumulate ? get(out, index) + sum : sum)
+            }
+        }
+    }
+
+    public func rope(_ x: T, heads: Int, cos: T, sin: T) {
+        let half = cos.cols
+        for r in 0..<x.rows {
+            for h in 0..<heads {
+                for i in 0..<half {
+                    let a = r * x.cols + h * 2 * half + i, b = a + half
+                    let x1 = get(x, a), x2 = get(x, b)
+                    let c = at(cos, r, i), s = at(sin, r, i)
+                    set(x, a, x1 * c - x2 * s)
+                    set(x, b, x2 * c + x1 * s)
+                }
+            }
+        }
+    }
+
+    public func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, causal: Bool, out: T) {
+        let n = q.rows, slots = keys.rows, headDim = q.cols / heads, group = heads / kvHeads
+        for i in 0..<n {
+            let visible = causal ? slots - n + i + 1 : slots
+            for h in 0..<heads {
+                let kv = (h / group) * headDim
+                var scores = (0..<visible).map { s -> Double in
+                    (0..<headDim).reduce(0.0) { $0 + at(q, i, h * headDim + $1) * at(keys, s, kv + $1) } * Double(scale)
+                }
+                let maximum = scores.max() ?? 0
+                scores = scores.map { exp($0 - maximum) }
+                let total = scores.reduce(0, +)
+                for d in 0..<headDim {
+                    let value = (0..<visible).reduce(0.0) { $0 + scores[$1] * at(values, $1, kv + d) } / total
+                    set(out, i * out.cols + h * headDim + d, value)
+                }
+            }
+        }
+    }
+
+    public func siluMul(gate: T, up: T, out: T) {
+        for i in 0..<gate.count {
+            let g = get(gate, i)
+            set(out, i, g / (1 + exp(-g)) * get(up, i))
+        }
+    }
+
+    public func silu(_ x: T, out: T) {
+        for i in 0..<x.count {
+            let v = get(x, i)
+            set(out, i, v / (1 + exp(-v)))
+        }
+    }
+
+    public func add(_ a: T, _ b: T, out: T) {
+        for i in 0..<a.count { set(out, i, get(a, i) + get(b, i)) }
+    }
+
+    public func meanRows(_ x: T, out: T) {
+        for c in 0..<x.cols {
+            set(out, c, (0..<x.rows).reduce(0.0) { $0 + at(x, $1, c) } / Double(x.rows))
+        }
+    }
+
+    public func concatColumns(_ a: T, _ b: T, out: T) {
+        for r in 0..<a.rows {
+            for c in 0..<a.cols { set(out, r * out.cols + c, at(a, r, c)) }
+            for c in 0..<b.cols { set(out, r * out.cols + a.cols + c, at(b, r, c)) }
+        }
+    }
+
+    public func softmax(_ x: T, out: T) {
+        for r in 0..<x.rows {
+            let row = (0..<x.cols).map { at(x, r, $0) }
+            let maximum = row.max() ?? 0
+            let e = row.map { exp($0 - maximum) }
+            let total = e.reduce(0, +)
+            for c in 0..<x.cols { set(out, r * out.cols + c, e[c] / total) }
+        }
+    }
+
+    public func sigmoid(_ x: T, out: T) {
+        for i in 0..<x.count { set(out, i, 1 / (1 + exp(-get(x, i)))) }
+    }
+
+    public func argmax(_ x: T, out: T) {
+        for r in 0..<x.rows {
+            var best = 0
+            for c in 0..<x.cols where at(x, r, c) > at(x, r, best) { best = c }
+            set(out, r, Double(best))
+        }
+    }
+}

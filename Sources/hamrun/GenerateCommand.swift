@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import HamCore
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate a continuation of a prompt.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var generation: GenerationFlags
+
+    @Option(help: "Prompt text.")
+    var prompt: String?
+
+    @Option(name: .customLong("prompt-ids"), help: "Prompt as comma-separated token ids, used as given (no BOS added).")
+    var promptIds: String?
+
+    @Flag(help: "Print one JSON object (tokens, steps, text, stats) instead of streaming text.")
+    var json = false
+
+    func validate() throws {
+        if prompt == nil && promptIds == nil { throw ValidationError("give --prompt TEXT or --prompt-ids 1,2,3") }
+        if prompt != nil && promptIds != nil { throw ValidationError("give either --prompt or --prompt-ids, not both") }
+        try generation.check()
+    }
+
+    func run() throws {
+        let directory = try modelOptions.loadDirectory()
+        let mode = try resolveMode(generation.mode, directory)
+        let text = try TextCodec(directory: directory)
+        let ids: [Int32]
+        if let promptIds {
+            ids = try parseIds(promptIds, flag: "--prompt-ids")
+        } else {
+            ids = try text.encode(prompt ?? "")
+        }
+        let graph = try modelOptions.makeGraph(directory, mode: mode)
+        let generator = Generator(graph: graph)
+        let options = generation.options(for: directory, mode: mode)
+
+        var stream = text.streamingDecoder()
+        let out = FileHandle.standardOutput
+        let result = try generator.generate(prompt: ids, options: options, onStep: { step in
+            guard !json else { return }
+            out.write(Data(stream.append(step).utf8))
+        })
+        if json {
+            let report = GenerateReport(tokens: result.tokens, steps: result.steps,
+                                        text: text.decode(result.tokens), stats: .init(result.stats))
+            print(try report.jsonString())
+        } else {
+            out.write(Data((stream.finish() + "\n").utf8))
+            FileHandle.standardError.write(Data((summaryLine(result.stats, backend: graph.backendName, mode: mode) + "\n").utf8))
+        }
+    }
+}
+
+/// Flags that shape a generation: shared by generate and chat.
+struct GenerationFlags: ParsableArguments {
+    @Option(name: .customLong("max-tokens"), help: "Most tokens to generate.")
+    var maxTokens = 128
+
+    @Option(help: "Stop a macro step when 1 - p_stop < C. Default: the model's recommended value, else 0.9.")
+    var confidence: Double?
+
+    @Option(help: "hamburger (macro and micro steps) or base (one token per forward). Default: hamburger when the model has its modules.")
+    var mode: GenerationMode?
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Double = 0
+
+    @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0: all).")
+    var topK = 0
+
+    @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
+    var topP = 1.0
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    func check() throws {
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens is \(maxTokens); expected a positive number") }
+        if let confidence, !(0...1).contains(confidence) {
+            throw ValidationError("--confidence is \(confidence); expected a value in [0, 1]")
+        }
+        try sampling.validate()
+    }
+
+    var sampling: SamplingOptions {
+        SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)
+    }
+
+    func options(for directory: ModelDirectory, mode: GenerationMode) -> GenerationOptions {
+        GenerationOptions(
+            maxTokens: maxTokens,
+            confidence: confidence ?? directory.config.hamburger?.confidence ?? ModelConfig.defaultConfidence,
+            mode: mode,
+            sampling: sampling,
+            stopTokens: Set(directory.eosTokenIds.map { Int32($0) }))
+    }
+}
+
+/// The one line that ends a streamed generation.
+func summaryLine(_ s: GenerationStats, backend: String, mode: GenerationMode) -> String {
+    let perStep = String(format: "%.2f", s.tokensPerStep)
+    let prefill = String(format: "%.1f", s.prefillTokensPerSecond)
+    let decode = String(format: "%.1f", s.tokensPerSecond)
+    let context = s.promptTokens + s.generatedTokens
+    return "[\(s.generatedTokens) tokens in \(s.macroSteps) macro steps (\(perStep) tokens/step), "
+        + "KV slots \(s.kvSlots) for \(context) tokens, prefill \(prefill) tok/s, decode \(decode) tok/s, "
+        + "\(mode.rawValue) on \(backend)]"
+}
+
+struct GenerateReport: Encodable {
+    var tokens: [Int32]
+    var steps: [[Int32]]
+    var text: String
+    var stats: Stats
+
+    struct Stats: Encodable {
+        var prompt_tokens: Int
+        var generated_tokens: Int
+        var macro_steps: Int
+        var kv_slots: Int
+        var prefill_seconds: Double
+        var decode_seconds: Double
+        var tokens_per_second: Double
+
+        init(_ s: GenerationStats) {
+            prompt_tokens = s.promptTokens
+            generated_tokens = s.generatedTokens
+            macro_steps = s.macroSteps
+            kv_slots = s.kvSlots
+            prefill_seconds = s.prefillSeconds
+            decode_seconds = s.decodeSeconds
+            tokens_per_second = s.tokensPerSecond
+        }
+    }
+
+    func jsonString() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+
+/// `hamrun`: run HAMburger and Llama models.
+@main
+struct Hamrun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hamrun",
+        abstract: "Run HAMburger (token-smashing) and Llama models on the CPU or through Vulkan.",
+        subcommands: [GenerateCommand.self, BenchCommand.self])
+
+    /// Errors print as one line on stderr with a non-zero status; `--help` prints in full.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data("hamrun: error: \(message(for: error))\n".utf8))
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}

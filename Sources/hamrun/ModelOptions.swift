@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import HamCore
+
+/// Where the model comes from and what runs it: shared by generate, chat and bench.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model directory (config.json, model.safetensors, tokenizer.json). Default: the model embedded in the repository.")
+    var model: String?
+
+    @Option(help: "cpu (more backends arrive with the Vulkan backend).")
+    var backend: BackendChoice = .cpu
+
+    @Option(help: "CPU threads (default: all cores).")
+    var threads: Int?
+
+    /// The embedded model: `Models/shakespeare-hamburger` of the repository this binary was
+    /// built from, or `$HAMRUN_MODEL`.
+    static var embeddedModelPath: String {
+        if let path = ProcessInfo.processInfo.environment["HAMRUN_MODEL"], !path.isEmpty { return path }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Models/shakespeare-hamburger").path
+    }
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads is \(threads); expected at least 1") }
+    }
+
+    func loadDirectory() throws -> ModelDirectory {
+        guard let path = model else {
+            let embedded = Self.embeddedModelPath
+            guard FileManager.default.fileExists(atPath: embedded) else {
+                throw CLIError("no --model given and the embedded model is missing at \(embedded)")
+            }
+            return try ModelDirectory(path: embedded)
+        }
+        return try ModelDirectory(path: path)
+    }
+
+    /// The graph of `directory` in `mode` on the chosen backend.
+    func makeGraph(_ directory: ModelDirectory, mode: GenerationMode) throws -> InferenceGraph {
+        switch backend {
+        case .cpu:
+            let cpu = CPUBackend(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            return try HAMburgerGraph(model: directory, backend: cpu, mode: mode)
+        }
+    }
+}
+
+enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
+    case cpu
+}
+
+extension GenerationMode: ExpressibleByArgument {}
+
+/// A one-line error for the command line.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The mode to run: the one asked for, else HAMburger when the model has its modules.
+func resolveMode(_ asked: GenerationMode?, _ directory: ModelDirectory) throws -> GenerationMode {
+    let mode = asked ?? (directory.isHAMburger ? .hamburger : .base)
+    if mode == .hamburger && !directory.isHAMburger {
+        throw GenerationError.notHAMburger(path: directory.path)
+    }
+    return mode
+}
+
+/// Parses `--prompt-ids 1,2,3`.
+func parseIds(_ text: String, flag: String) throws -> [Int32] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    return try parts.map { part in
+        guard let value = Int32(part) else {
+            throw ValidationError("\(flag): '\(part)' is not a token id; expected comma-separated integers like 1,2,3")
+        }
+        return value
+    }
+}
