@@ -54,5 +54,7 @@ let package = Package(
         ),
         .testTarget(name: "HamCoreTests", dependencies: ["HamCore", "HamChecks"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
+        // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
+        .testTarget(name: "HamrunTests", dependencies: ["hamrun"]),
     ]
 )
