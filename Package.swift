@@ -48,7 +48,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "HamCoreTests", dependencies: ["HamCore"]),
+        // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
+        .testTarget(
+            name: "HamCoreTests",
+            dependencies: ["HamCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
     ]
 )
