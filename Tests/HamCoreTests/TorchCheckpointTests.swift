@@ -52,6 +52,21 @@ struct TorchCheckpointTests {
         }
     }
 
+    @Test("zip CRC-32 gives the standard check value at every length")
+    func crc32() {
+        let check = Array("123456789".utf8)
+        #expect(check.withUnsafeBytes { ZipCRC32.checksum($0) } == 0xCBF4_3926)
+        // Lengths around the 8-byte steps, and continuing a checksum across chunks.
+        let bytes = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        bytes.withUnsafeBytes { all in
+            for split in [0, 1, 7, 8, 9, 63, 99, 100] {
+                let first = ZipCRC32.checksum(UnsafeRawBufferPointer(rebasing: all[..<split]))
+                let whole = ZipCRC32.checksum(UnsafeRawBufferPointer(rebasing: all[split...]), continuing: first)
+                #expect(whole == 0x7D11_B4C9, "split at \(split)")
+            }
+        }
+    }
+
     @Test("pickle protocol 4 opcodes (frames, memoize, stack globals, sets)")
     func protocol4() throws {
         // pickle.dumps({'a': [1, 2**70, -5, -(2**33), 2.5, 'xé', b'y', None, True, False, (1,), (1, 2),

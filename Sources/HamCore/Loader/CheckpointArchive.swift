@@ -46,18 +46,7 @@ final class CheckpointArchive: @unchecked Sendable {
     private func verify(_ entry: ZipDirectory.Entry, _ bytes: UnsafeRawBufferPointer) throws {
         // torch.save can be told not to compute CRCs and then records 0; such records cannot be checked.
         guard entry.crc32 != 0 || bytes.isEmpty, !verified.contains(entry.name) else { return }
-        var checksum: CRC32 = 0
-        // ZIPFoundation's CRC takes a Data; wrapping chunks of the mapping copies nothing.
-        let chunk = 1 << 26
-        var start = 0
-        while start < bytes.count {
-            let count = min(chunk, bytes.count - start)
-            if let base = bytes.baseAddress {
-                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base + start), count: count, deallocator: .none)
-                checksum = data.crc32(checksum: checksum)
-            }
-            start += count
-        }
+        let checksum = ZipCRC32.checksum(bytes)
         guard checksum == entry.crc32 else {
             throw LoadError.malformed(path: path, detail: "zip entry '\(entry.name)' fails its CRC-32 check (the file is damaged)")
         }

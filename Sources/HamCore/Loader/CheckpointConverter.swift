@@ -159,7 +159,10 @@ public enum CheckpointConverter {
                 throw ConvertError.unexpectedTensor(path: source.path, tensor: name)
             }
         }
-        return plan
+        // Widest elements first: the safetensors header is padded to 8 bytes, so every tensor then
+        // starts aligned to its element size and loads without a copy.
+        let widths = Set(plan.map(\.dtype.byteSize)).sorted(by: >)
+        return widths.flatMap { width in plan.filter { $0.dtype.byteSize == width } }
     }
 
     // MARK: Output
