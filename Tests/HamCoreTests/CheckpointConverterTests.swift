@@ -87,6 +87,22 @@ struct CheckpointConverterTests {
         #expect(model.weights.dtype(of: "micro_step_decoder.decoders.0.mlp.up_proj.weight") == .f32)
     }
 
+    @Test("the runtime builds its HAMburger graph from every converted fixture")
+    func runtimeLoadsConvertedModels() throws {
+        let dir = try F.scratch()
+        defer { F.remove(dir) }
+        let fixtures = [
+            (F.referenceCheckpoint, F.referenceBase),
+            ((F.otherShapes as NSString).appendingPathComponent("hamburger.ckpt"), (F.otherShapes as NSString).appendingPathComponent("base")),
+            ((F.bad as NSString).appendingPathComponent("good.ckpt"), (F.bad as NSString).appendingPathComponent("base")),
+        ]
+        for (i, (checkpoint, base)) in fixtures.enumerated() {
+            let out = (dir as NSString).appendingPathComponent("out\(i)")
+            _ = try CheckpointConverter.convert(checkpoint: checkpoint, base: base, output: out)
+            _ = try HAMburgerGraph(model: try ModelDirectory(path: out), backend: CPUBackend(threads: 1), mode: .hamburger)
+        }
+    }
+
     @Test("the smallest valid layout converts (all-bf16 micro decoder)")
     func smallestLayout() throws {
         let dir = try F.scratch()

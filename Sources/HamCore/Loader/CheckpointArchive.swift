@@ -11,6 +11,8 @@ final class CheckpointArchive: @unchecked Sendable {
     private var inflated: [String: OwnedBytes] = [:]
     private var verified: Set<String> = []
     private var zipFoundationArchive: Archive?
+    /// The caches above are filled on first use, possibly from several threads.
+    private let lock = NSLock()
 
     init(path: String) throws {
         file = try MappedFile(path: path)
@@ -20,6 +22,8 @@ final class CheckpointArchive: @unchecked Sendable {
 
     /// The bytes of record `name`, valid while `owner` lives.
     func contents(of name: String) throws -> (bytes: UnsafeRawBufferPointer, owner: AnyObject) {
+        lock.lock()
+        defer { lock.unlock() }
         guard let entry = directory[name] else {
             throw LoadError.malformed(path: path, detail: "zip entry '\(name)' is missing")
         }

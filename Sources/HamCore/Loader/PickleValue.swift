@@ -70,7 +70,7 @@ public struct PickleGlobal: Hashable, CustomStringConvertible, Sendable {
 }
 
 public final class PickleList {
-    public var items: [PickleValue]
+    public internal(set) var items: [PickleValue]
     public init(_ items: [PickleValue] = []) { self.items = items }
 }
 
@@ -84,7 +84,7 @@ public final class PickleDict {
 
     public var isEmpty: Bool { entries.isEmpty }
 
-    public func set(_ key: PickleValue, _ value: PickleValue) {
+    func set(_ key: PickleValue, _ value: PickleValue) {
         if case .string(let s) = key {
             if let i = stringIndex[s] {
                 entries[i].value = value

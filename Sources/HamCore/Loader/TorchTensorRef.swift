@@ -8,23 +8,24 @@ public struct TorchStorageType: Sendable, Equatable {
     /// The hamrun dtype, for the element types a model directory may hold.
     public let dtype: DType?
 
+    private static let known: [String: (String, Int, DType?)] = [
+        "BFloat16Storage": ("bfloat16", 2, .bf16),
+        "HalfStorage": ("float16", 2, .f16),
+        "FloatStorage": ("float32", 4, .f32),
+        "DoubleStorage": ("float64", 8, nil),
+        "LongStorage": ("int64", 8, nil),
+        "IntStorage": ("int32", 4, nil),
+        "ShortStorage": ("int16", 2, nil),
+        "CharStorage": ("int8", 1, nil),
+        "ByteStorage": ("uint8", 1, nil),
+        "BoolStorage": ("bool", 1, nil),
+        "ComplexFloatStorage": ("complex64", 8, nil),
+        "ComplexDoubleStorage": ("complex128", 16, nil),
+        "UntypedStorage": ("untyped bytes", 1, nil),
+    ]
+
     init(global: PickleGlobal) {
-        let known: [String: (String, Int, DType?)] = [
-            "BFloat16Storage": ("bfloat16", 2, .bf16),
-            "HalfStorage": ("float16", 2, .f16),
-            "FloatStorage": ("float32", 4, .f32),
-            "DoubleStorage": ("float64", 8, nil),
-            "LongStorage": ("int64", 8, nil),
-            "IntStorage": ("int32", 4, nil),
-            "ShortStorage": ("int16", 2, nil),
-            "CharStorage": ("int8", 1, nil),
-            "ByteStorage": ("uint8", 1, nil),
-            "BoolStorage": ("bool", 1, nil),
-            "ComplexFloatStorage": ("complex64", 8, nil),
-            "ComplexDoubleStorage": ("complex128", 16, nil),
-            "UntypedStorage": ("untyped bytes", 1, nil),
-        ]
-        if global.module == "torch", let (name, size, dtype) = known[global.name] {
+        if global.module == "torch", let (name, size, dtype) = Self.known[global.name] {
             dtypeName = name
             elementSize = size
             self.dtype = dtype
@@ -38,7 +39,7 @@ public struct TorchStorageType: Sendable, Equatable {
 
 /// A storage named by a persistent id `('storage', type, key, location, numel)`. Its bytes are
 /// the record `<archive>/data/<key>`; they are read only when a tensor that needs them is.
-public final class TorchStorageRef: @unchecked Sendable {
+public final class TorchStorageRef: Sendable {
     public let key: String
     public let type: TorchStorageType
     /// Elements of `type` the storage holds.
@@ -53,7 +54,7 @@ public final class TorchStorageRef: @unchecked Sendable {
 
 /// A tensor as `torch._utils._rebuild_tensor_v2` describes it: a strided view of a storage.
 /// Several tensors may view one storage (tied weights, DeepSpeed's flat buffers).
-public struct TorchTensorRef: @unchecked Sendable {
+public struct TorchTensorRef: Sendable {
     public let storage: TorchStorageRef
     /// In elements.
     public let offset: Int

@@ -144,7 +144,7 @@ struct ZipDirectory {
     }
 
     private static func offset(_ value: UInt64, within limit: Int, path: String, what: String) throws -> Int {
-        guard value <= UInt64(max(limit, 0)) else {
+        guard limit >= 0, value <= UInt64(limit) else {
             throw LoadError.malformed(path: path, detail: "zip \(what) is \(value), beyond the file's \(limit) bytes")
         }
         return Int(value)
