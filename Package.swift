@@ -52,7 +52,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "HamCoreTests", dependencies: ["HamCore", "HamChecks"]),
+        // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
+        .testTarget(
+            name: "HamCoreTests",
+            dependencies: ["HamCore", "HamChecks", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
         .testTarget(name: "HamrunTests", dependencies: ["hamrun"]),

@@ -8,9 +8,17 @@ enum Fixtures {
     static let tiny = root.appendingPathComponent("tiny-hamburger-ref")
     static let tinyBase = tiny.appendingPathComponent("base")
 
-    /// The tiny HAMburger model as a model directory.
+    /// The tiny HAMburger model as a model directory: the reference checkpoint converted once
+    /// per test process by `hamrun convert`'s converter.
     static func tinyHAMburgerDirectory() throws -> String {
-        "/tmp/tinyham"
+        try converted.get()
+    }
+
+    private static let converted: Result<String, Error> = Result {
+        let output = NSTemporaryDirectory() + "hamrun-tiny-hamburger-\(getpid())-\(UUID().uuidString)"
+        _ = try CheckpointConverter.convert(checkpoint: tiny.appendingPathComponent("hamburger.ckpt").path,
+                                            base: tinyBase.path, output: output)
+        return output
     }
 
     struct Expected: Decodable {

@@ -110,6 +110,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
 /// every tensor stays aligned, and the file appears only once it is complete.
 public enum SafeTensorsWriter {
     public static func write(_ tensors: [(name: String, tensor: HostTensor)], metadata: [String: String] = ["format": "pt"], to path: String) throws {
+        let headerBytes = header(tensors.map { ($0.name, $0.tensor.dtype, $0.tensor.shape) }, metadata: metadata)
+        let dataLength = tensors.reduce(0) { $0 + $1.tensor.byteCount }
+
+        var output = Data(capacity: headerBytes.count + dataLength)
+        output.append(contentsOf: headerBytes)
+        for (_, tensor) in tensors { output.append(contentsOf: tensor.bytes) }
+        try writeAtomically(output, to: path)
+    }
+
+    /// The header length and the header, padded with spaces to a multiple of 8 bytes.
+    static func header(_ tensors: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String]) -> [UInt8] {
         var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
@@ -117,21 +128,19 @@ public enum SafeTensorsWriter {
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
-        for (name, tensor) in tensors {
-            let end = offset + tensor.byteCount
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(name)):{\"dtype\":\"\(tensor.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+        for (name, dtype, shape) in tensors {
+            let end = offset + shape.reduce(1, *) * dtype.byteSize
+            let dims = shape.map(String.init).joined(separator: ",")
+            parts.append("\(jsonString(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         header += parts.joined(separator: ",") + "}"
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
-
-        var output = Data(capacity: 8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { output.append(contentsOf: $0) }
-        output.append(contentsOf: headerBytes)
-        for (_, tensor) in tensors { output.append(contentsOf: tensor.bytes) }
-        try writeAtomically(output, to: path)
+        var result: [UInt8] = []
+        result.reserveCapacity(8 + headerBytes.count)
+        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { result.append(contentsOf: $0) }
+        return result + headerBytes
     }
 
     static func jsonString(_ s: String) -> String {

@@ -1,0 +1,213 @@
+import Foundation
+
+/// Turns the HAMburger authors' PyTorch Lightning checkpoint plus its Hugging Face base model
+/// directory into a hamrun model directory (docs/MODEL_FORMAT.md, docs/CONVERT.md).
+///
+/// Everything is checked before anything is written: the base config, then every tensor the
+/// config calls for (name, dtype, shape, storage record), then that nothing unexpected is left.
+/// The directory is then built next to `output` and renamed into place, so a failure at any point
+/// leaves no partial output behind.
+public enum CheckpointConverter {
+    public struct Summary: Sendable {
+        public let output: String
+        public let tensorCount: Int
+        public let byteCount: Int
+        public let hamburger: ModelConfig.HAMburgerConfig
+        /// Files copied unchanged from the base model directory.
+        public let copiedFiles: [String]
+    }
+
+    /// The authors hard-code these in `ConditionalMicroStepDecoder` and `CompositionalEmbedder`
+    /// rather than saving them, so they cannot be read from a checkpoint.
+    public static let featureLayers = [3, 7, 11, 15]
+    public static let mergerHeads = 64
+    /// `HAMburgerLlama`'s default when `hyper_parameters` has no `max_steps`.
+    public static let defaultMaxSteps = 4
+    /// Taken from the base model directory when present.
+    public static let baseFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
+
+    public static func convert(checkpoint: String, base: String, output: String, force: Bool = false) throws -> Summary {
+        try checkOutput(output, force: force)
+
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: base, isDirectory: &isDirectory) else {
+            throw LoadError.fileNotFound(path: base)
+        }
+        guard isDirectory.boolValue else {
+            throw LoadError.unreadable(path: base, reason: "not a directory (expected the base model's Hugging Face directory)")
+        }
+        let baseConfigPath = file("config.json", in: base)
+        let baseConfigBytes = try readFile(baseConfigPath)
+        let baseDocument = try JSONDocument.parse(Array(baseConfigBytes), path: baseConfigPath)
+        guard case .object = baseDocument else {
+            throw LoadError.malformed(path: baseConfigPath, detail: "expected a JSON object")
+        }
+        let baseConfig = try ModelConfig.parse(baseConfigBytes, path: baseConfigPath)
+
+        let source = try TorchCheckpoint(path: checkpoint)
+        let maxSteps = try readMaxSteps(source)
+        let microLayers = try countMicroLayers(source)
+        guard featureLayers.allSatisfy({ $0 < baseConfig.numHiddenLayers }) else {
+            throw LoadError.invalidField(path: baseConfigPath, field: "num_hidden_layers", detail: "is \(baseConfig.numHiddenLayers); HAMburger's feature layers \(featureLayers), hard-coded by its authors, need at least \(featureLayers.max().map { $0 + 1 } ?? 1)")
+        }
+        let hamburger = JSONDocument.object([
+            .init(key: "feature_layers", value: .array(featureLayers.map(JSONDocument.integer))),
+            .init(key: "max_steps", value: .integer(maxSteps)),
+            .init(key: "merger_heads", value: .integer(mergerHeads)),
+            .init(key: "num_micro_layers", value: .integer(microLayers)),
+        ])
+        let configText = baseDocument.setting("hamburger", to: hamburger).rendered()
+        // Parsing what will be written checks the HAMburger fields against the base config
+        // (merger heads dividing hidden_size, ...) with the same rules the runtime applies.
+        let config = try ModelConfig.parse(Data(configText.utf8), path: baseConfigPath)
+        guard let hamburgerConfig = config.hamburger else {
+            throw LoadError.missingField(path: baseConfigPath, field: "hamburger")
+        }
+
+        let plan = try planTensors(source, config: config)
+        let byteCount = plan.reduce(0) { $0 + $1.shape.reduce(1, *) * $1.dtype.byteSize }
+        let copied = baseFiles.filter { FileManager.default.fileExists(atPath: file($0, in: base)) }
+
+        let staging = try makeStagingDirectory(next: output)
+        do {
+            try SafeTensorsWriter.write(streaming: plan, to: file("model.safetensors", in: staging))
+            try writeAtomically(Data(configText.utf8), to: file("config.json", in: staging))
+            for name in copied {
+                do {
+                    try FileManager.default.copyItem(atPath: file(name, in: base), toPath: file(name, in: staging))
+                } catch {
+                    throw ConvertError.cannotWrite(path: file(name, in: staging), reason: "cannot copy \(file(name, in: base))")
+                }
+            }
+            // The runtime's own loader must accept what was written.
+            _ = try ModelDirectory(path: staging)
+            try install(staging, at: output, force: force)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+        return Summary(output: output, tensorCount: plan.count, byteCount: byteCount,
+                       hamburger: hamburgerConfig, copiedFiles: copied)
+    }
+
+    /// The checkpoint key holding the hamrun tensor `name`: Lightning prefixes the Hugging Face
+    /// model with its attribute name `model.`; the HAMburger modules keep their names.
+    public static func checkpointName(for name: String) -> String {
+        name.hasPrefix("model.") || name == "lm_head.weight" ? "model." + name : name
+    }
+
+    // MARK: Checks
+
+    private static func readMaxSteps(_ source: TorchCheckpoint) throws -> Int {
+        guard let value = source.hyperParameters?["max_steps"] else { return defaultMaxSteps }
+        guard case .int(let steps) = value, steps > 0 else {
+            throw LoadError.invalidField(path: source.path, field: "hyper_parameters.max_steps", detail: "is \(value.kind); expected a positive integer")
+        }
+        return steps
+    }
+
+    /// The micro-step decoder's depth, from the highest layer index present; a gap below it is
+    /// then reported as a missing tensor.
+    private static func countMicroLayers(_ source: TorchCheckpoint) throws -> Int {
+        let prefix = "micro_step_decoder.decoders."
+        var highest = -1
+        for (name, _) in source.stateDict where name.hasPrefix(prefix) {
+            let index = name.dropFirst(prefix.count).prefix { $0 != "." }
+            guard let layer = Int(index), layer >= 0, layer < 1 << 16 else {
+                throw ConvertError.unexpectedTensor(path: source.path, tensor: name)
+            }
+            highest = max(highest, layer)
+        }
+        guard highest >= 0 else {
+            throw LoadError.malformed(path: source.path, detail: "state_dict has no 'micro_step_decoder.decoders.*' tensors; expected a HAMburger checkpoint")
+        }
+        return highest + 1
+    }
+
+    private static func planTensors(_ source: TorchCheckpoint, config: ModelConfig) throws -> [SafeTensorsWriter.PendingTensor] {
+        var plan: [SafeTensorsWriter.PendingTensor] = []
+        var used: Set<String> = []
+        for (name, shape) in TensorLayout.expected(for: config) {
+            let key = checkpointName(for: name)
+            guard source.contains(key) else { throw LoadError.missingTensor(path: source.path, tensor: key) }
+            let (dtype, found) = try source.describe(key)
+            guard found == shape else {
+                throw LoadError.shapeMismatch(path: source.path, tensor: key, expected: shape, found: found)
+            }
+            used.insert(key)
+            plan.append(.init(name: name, dtype: dtype, shape: shape) { try source.tensor(key) })
+        }
+
+        // Stored once in hamrun's format; a copy holding other values would be silently lost.
+        let embedding = checkpointName(for: "model.embed_tokens.weight")
+        var shared = [("comp_embedder.embedding.weight", "the compositional embedder uses the base model's embedding")]
+        if config.tieWordEmbeddings {
+            shared.append((checkpointName(for: "lm_head.weight"), "the base config ties the embeddings (tie_word_embeddings)"))
+        }
+        for (copy, reason) in shared where source.contains(copy) {
+            guard try source.sameContents(copy, embedding) else {
+                throw ConvertError.sharedTensorDiffers(path: source.path, tensor: copy, keptTensor: embedding, reason: reason)
+            }
+            used.insert(copy)
+        }
+
+        // Rotary frequencies are recomputed from the config; other top-level modules (a
+        // distillation teacher, say) are not part of the model. Anything else under the model's
+        // own prefixes means the checkpoint and the base config disagree.
+        for (name, _) in source.stateDict where !used.contains(name) && !name.hasSuffix(".rotary_emb.inv_freq") {
+            if name.hasPrefix("model.") || name.hasPrefix("comp_embedder.") || name.hasPrefix("micro_step_decoder.") {
+                throw ConvertError.unexpectedTensor(path: source.path, tensor: name)
+            }
+        }
+        // Widest elements first: the safetensors header is padded to 8 bytes, so every tensor then
+        // starts aligned to its element size and loads without a copy.
+        let widths = Set(plan.map(\.dtype.byteSize)).sorted(by: >)
+        return widths.flatMap { width in plan.filter { $0.dtype.byteSize == width } }
+    }
+
+    // MARK: Output
+
+    private static func checkOutput(_ output: String, force: Bool) throws {
+        var isDirectory: ObjCBool = false
+        guard !force, FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) else { return }
+        if isDirectory.boolValue, (try? FileManager.default.contentsOfDirectory(atPath: output))?.isEmpty == true { return }
+        throw ConvertError.outputExists(path: output)
+    }
+
+    private static func makeStagingDirectory(next output: String) throws -> String {
+        let url = URL(fileURLWithPath: output).standardizedFileURL
+        let parent = url.deletingLastPathComponent().path
+        let staging = file(".\(url.lastPathComponent).converting-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))", in: parent)
+        do {
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        } catch {
+            throw ConvertError.cannotWrite(path: output, reason: "cannot create a directory in \(parent) (does it exist and is it writable?)")
+        }
+        return staging
+    }
+
+    /// Renames the finished directory into place; an existing output (allowed by `force`, or
+    /// empty) is moved aside first and removed only once the new one is in place.
+    private static func install(_ staging: String, at output: String, force: Bool) throws {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: output, isDirectory: &isDirectory) {
+            let empty = isDirectory.boolValue && (try? manager.contentsOfDirectory(atPath: output))?.isEmpty == true
+            guard force || empty else { throw ConvertError.outputExists(path: output) }
+            let aside = staging + ".old"
+            guard rename(output, aside) == 0 else {
+                throw ConvertError.cannotWrite(path: output, reason: "cannot move the existing \(output) aside: \(String(cString: strerror(errno)))")
+            }
+            guard rename(staging, output) == 0 else {
+                let reason = String(cString: strerror(errno))
+                _ = rename(aside, output)
+                throw ConvertError.cannotWrite(path: output, reason: reason)
+            }
+            try? manager.removeItem(atPath: aside)
+        } else {
+            guard rename(staging, output) == 0 else {
+                throw ConvertError.cannotWrite(path: output, reason: String(cString: strerror(errno)))
+            }
+        }
+    }
+}
