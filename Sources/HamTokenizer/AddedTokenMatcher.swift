@@ -154,10 +154,11 @@ struct AddedTokenMatcher: Sendable {
     }
 
     /// `\w` of Rust's regex crate: Alphabetic, marks, decimal numbers, connector
-    /// punctuation and the joiners.
+    /// punctuation and the joiners (of Unicode 16, like the split pattern's classes).
     private func isWordScalar(_ v: UInt32) -> Bool {
         guard let s = Unicode.Scalar(v) else { return false }
         let p = s.properties
+        if ScalarClass.isNewerThanReference(p) { return false }
         if p.isAlphabetic || p.isJoinControl { return true }
         switch p.generalCategory {
         case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:

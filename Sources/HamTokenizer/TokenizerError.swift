@@ -15,6 +15,8 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
     case unsupported(source: String, field: String, value: String)
     /// `decode` was given an id that names no token.
     case unknownTokenId(Int32)
+    /// A feature needs a token that the tokenizer does not have.
+    case missingToken(source: String, token: String, neededFor: String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(source): \(field) = \(value) is not supported by hamrun's tokenizer"
         case let .unknownTokenId(id):
             return "token id \(id) is not in the tokenizer's vocabulary"
+        case let .missingToken(source, token, neededFor):
+            return "\(source): has no token \(token), which \(neededFor) needs"
         }
     }
 }
