@@ -48,6 +48,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Tokenizer speed benchmark, driven by Tools/tokenizer/bench.py.
+        .executableTarget(
+            name: "tokenizer-bench",
+            dependencies: ["HamTokenizer"],
+            path: "Tools/tokenizer/bench"
+        ),
         .testTarget(name: "HamCoreTests", dependencies: ["HamCore"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
     ]

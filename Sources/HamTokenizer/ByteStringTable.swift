@@ -1,15 +1,27 @@
 /// A hash map from byte strings to `Int32`, with its keys packed in one arena.
 ///
 /// Looking a word up must not allocate (Dictionary<[UInt8], _> would build an array per
-/// query), and loading 128k vocabulary keys must not create 128k objects.
+/// query), and loading 128k vocabulary keys must not create 128k objects. A slot holds
+/// everything a lookup needs except the key bytes, so a lookup touches two cache lines:
+/// loading Llama 3's merges does 840k lookups into a table far larger than the cache.
 struct ByteStringTable {
+    private struct Slot {
+        /// High bits of the hash, to skip most key comparisons.
+        var tag: UInt32
+        var value: Int32
+        var keyStart: UInt32
+        /// Key length + 1; 0 marks an empty slot.
+        var keyLengthPlusOne: UInt32
+        /// Index in the insertion-ordered entries.
+        var entry: Int32
+    }
+
     private(set) var arena: [UInt8] = []
-    private var keyStart: [Int32] = []
-    private var keyLength: [Int32] = []
+    /// Insertion-ordered entries, for iteration: key range and value.
+    private var entryStart: [UInt32] = []
+    private var entryLength: [UInt32] = []
     private(set) var values: [Int32] = []
-    /// Open addressing: entry index + 1, 0 when empty.
-    private var slots: [Int32]
-    private var slotHash: [UInt32]
+    private var slots: [Slot]
     private var mask: Int
 
     var count: Int { values.count }
@@ -17,9 +29,12 @@ struct ByteStringTable {
     init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: 0, count: size)
-        slotHash = [UInt32](repeating: 0, count: size)
+        slots = [Slot](repeating: Slot(tag: 0, value: 0, keyStart: 0, keyLengthPlusOne: 0, entry: 0), count: size)
         mask = size - 1
+        arena.reserveCapacity(capacity * 6)
+        entryStart.reserveCapacity(capacity)
+        entryLength.reserveCapacity(capacity)
+        values.reserveCapacity(capacity)
     }
 
     @inline(__always)
@@ -47,32 +62,32 @@ struct ByteStringTable {
         return h
     }
 
-    /// The value stored for the key `p[0..<count]`, or nil.
+    /// The slot holding the key `p[0..<count]`, or the empty slot where it would go.
     @inline(__always)
-    func find(_ p: UnsafePointer<UInt8>?, _ count: Int) -> Int32? {
-        let h = ByteStringTable.hash(p, count)
+    private func slotIndex(_ p: UnsafePointer<UInt8>?, _ count: Int, _ h: UInt64) -> Int {
         let tag = UInt32(truncatingIfNeeded: h >> 32)
+        let want = UInt32(truncatingIfNeeded: count + 1)
         var s = Int(truncatingIfNeeded: h) & mask
         return slots.withUnsafeBufferPointer { slots in
-            slotHash.withUnsafeBufferPointer { slotHash in
-                arena.withUnsafeBufferPointer { arena in
-                    while true {
-                        let e = Int(slots[s])
-                        if e == 0 { return nil }
-                        if slotHash[s] == tag && Int(keyLength[e - 1]) == count {
-                            let start = Int(keyStart[e - 1])
-                            if count == 0 {
-                                return values[e - 1]
-                            }
-                            if let a = arena.baseAddress, let p, memoryEqual(a + start, p, count) {
-                                return values[e - 1]
-                            }
-                        }
-                        s = (s + 1) & mask
+            arena.withUnsafeBufferPointer { arena in
+                while true {
+                    let slot = slots[s]
+                    if slot.keyLengthPlusOne == 0 { return s }
+                    if slot.tag == tag && slot.keyLengthPlusOne == want {
+                        if count == 0 { return s }
+                        if let a = arena.baseAddress, let p, memoryEqual(a + Int(slot.keyStart), p, count) { return s }
                     }
+                    s = (s + 1) & mask
                 }
             }
         }
+    }
+
+    /// The value stored for the key `p[0..<count]`, or nil.
+    @inline(__always)
+    func find(_ p: UnsafePointer<UInt8>?, _ count: Int) -> Int32? {
+        let s = slotIndex(p, count, ByteStringTable.hash(p, count))
+        return slots.withUnsafeBufferPointer { $0[s].keyLengthPlusOne == 0 ? nil : $0[s].value }
     }
 
     func find(_ bytes: [UInt8]) -> Int32? {
@@ -84,27 +99,21 @@ struct ByteStringTable {
     @discardableResult
     mutating func insert(_ key: UnsafeBufferPointer<UInt8>, _ value: Int32) -> Int32? {
         if (count + 1) * 2 > slots.count { grow() }
-        let count = key.count
-        let h = ByteStringTable.hash(key.baseAddress, count)
-        let tag = UInt32(truncatingIfNeeded: h >> 32)
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let e = Int(slots[s])
-            if e == 0 { break }
-            if slotHash[s] == tag && Int(keyLength[e - 1]) == count
-                && arena[Int(keyStart[e - 1])..<Int(keyStart[e - 1]) + count].elementsEqual(key) {
-                let old = values[e - 1]
-                values[e - 1] = value
-                return old
-            }
-            s = (s + 1) & mask
+        let h = ByteStringTable.hash(key.baseAddress, key.count)
+        let s = slotIndex(key.baseAddress, key.count, h)
+        if slots[s].keyLengthPlusOne != 0 {
+            let old = slots[s].value
+            slots[s].value = value
+            values[Int(slots[s].entry)] = value
+            return old
         }
-        keyStart.append(Int32(arena.count))
-        keyLength.append(Int32(count))
+        let start = UInt32(arena.count)
         arena.append(contentsOf: key)
+        slots[s] = Slot(tag: UInt32(truncatingIfNeeded: h >> 32), value: value, keyStart: start,
+                        keyLengthPlusOne: UInt32(key.count + 1), entry: Int32(values.count))
+        entryStart.append(start)
+        entryLength.append(UInt32(key.count))
         values.append(value)
-        slots[s] = Int32(values.count)
-        slotHash[s] = tag
         return nil
     }
 
@@ -115,31 +124,30 @@ struct ByteStringTable {
 
     /// The key of entry `index` (insertion order).
     func key(at index: Int) -> ArraySlice<UInt8> {
-        let s = Int(keyStart[index])
-        return arena[s..<s + Int(keyLength[index])]
+        let s = Int(entryStart[index])
+        return arena[s..<s + Int(entryLength[index])]
     }
 
     mutating func removeAll() {
         arena.removeAll(keepingCapacity: true)
-        keyStart.removeAll(keepingCapacity: true)
-        keyLength.removeAll(keepingCapacity: true)
+        entryStart.removeAll(keepingCapacity: true)
+        entryLength.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
-        for i in slots.indices { slots[i] = 0 }
+        for i in slots.indices { slots[i].keyLengthPlusOne = 0 }
     }
 
     private mutating func grow() {
+        let old = slots
         let size = slots.count * 2
-        slots = [Int32](repeating: 0, count: size)
-        slotHash = [UInt32](repeating: 0, count: size)
+        slots = [Slot](repeating: Slot(tag: 0, value: 0, keyStart: 0, keyLengthPlusOne: 0, entry: 0), count: size)
         mask = size - 1
         arena.withUnsafeBufferPointer { arena in
-            for e in 0..<values.count {
-                let start = Int(keyStart[e])
-                let h = ByteStringTable.hash(arena.baseAddress.map { $0 + start }, Int(keyLength[e]))
+            for slot in old where slot.keyLengthPlusOne != 0 {
+                let length = Int(slot.keyLengthPlusOne) - 1
+                let h = ByteStringTable.hash(arena.baseAddress.map { $0 + Int(slot.keyStart) }, length)
                 var s = Int(truncatingIfNeeded: h) & mask
-                while slots[s] != 0 { s = (s + 1) & mask }
-                slots[s] = Int32(e + 1)
-                slotHash[s] = UInt32(truncatingIfNeeded: h >> 32)
+                while slots[s].keyLengthPlusOne != 0 { s = (s + 1) & mask }
+                slots[s] = slot
             }
         }
     }

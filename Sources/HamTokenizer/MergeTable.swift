@@ -16,11 +16,41 @@ struct MergeTable {
     private var shift: UInt64
     private(set) var count = 0
 
+    /// Sized for a load factor between 1/3 and 2/3: the table for Llama 3's 280k merges is
+    /// 8 MB, and a smaller table is faster to build and to probe than an emptier one.
     init(capacity: Int) {
         var bits: UInt64 = 4
-        while (1 << bits) < capacity * 2 { bits += 1 }
+        while (1 << bits) < capacity * 3 / 2 { bits += 1 }
         slots = [Slot](repeating: Slot(key: MergeTable.emptyKey, rank: 0, result: 0), count: 1 << bits)
         shift = 64 - bits
+    }
+
+    /// Builds the table from merges listed in rank order (a later duplicate wins).
+    ///
+    /// Inserting in list order writes to random slots of an 8 MB table, one cache miss per
+    /// merge; inserting in home-slot order (a stable counting sort first) writes it nearly
+    /// sequentially, which makes loading Llama 3's merges several times faster.
+    init(merges: [(left: Int32, right: Int32, result: Int32)]) {
+        self.init(capacity: merges.count)
+        let size = slots.count
+        var counts = [Int32](repeating: 0, count: size + 1)
+        var home = [Int32](repeating: 0, count: merges.count)
+        for (i, m) in merges.enumerated() {
+            let h = Int(truncatingIfNeeded: (MergeTable.key(m.left, m.right) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            home[i] = Int32(h)
+            counts[h + 1] += 1
+        }
+        for k in 0..<size { counts[k + 1] += counts[k] }
+        var order = [Int32](repeating: 0, count: merges.count)
+        for i in merges.indices {
+            let h = Int(home[i])
+            order[Int(counts[h])] = Int32(i)
+            counts[h] += 1
+        }
+        for i in order {
+            let m = merges[Int(i)]
+            insert(left: m.left, right: m.right, rank: UInt32(i), result: m.result)
+        }
     }
 
     @inline(__always)
@@ -31,7 +61,7 @@ struct MergeTable {
     /// Records a merge; a later merge of the same pair replaces the earlier one, as in
     /// Hugging Face (which collects merges into a hash map).
     mutating func insert(left: Int32, right: Int32, rank: UInt32, result: Int32) {
-        if (count + 1) * 2 > slots.count { grow() }
+        if (count + 1) * 3 > slots.count * 2 { grow() }
         let k = MergeTable.key(left, right)
         let mask = slots.count - 1
         var s = Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> shift)

@@ -102,9 +102,9 @@ public final class Tokenizer: Sendable {
         text.withUTF8 { buf in
             guard let p = buf.baseAddress, buf.count > 0 else { return }
             out.reserveCapacity(out.count + buf.count / 3 + 8)
-            cache.with { cache in
+            cache.with { (cache: inout WordCache) in
                 if addedTokens.isEmpty {
-                    encodeOrdinary(p, 0..<buf.count, cache, &out)
+                    encodeOrdinary(p, 0..<buf.count, &cache, &out)
                     return
                 }
                 var segments: [AddedTokenMatcher.Segment] = []
@@ -116,7 +116,7 @@ public final class Tokenizer: Sendable {
                         out.append(id)
                     case let .text(range):
                         if normalizedMatcher.isEmpty {
-                            encodeOrdinary(p, range, cache, &out)
+                            encodeOrdinary(p, range, &cache, &out)
                             continue
                         }
                         inner.removeAll(keepingCapacity: true)
@@ -124,7 +124,7 @@ public final class Tokenizer: Sendable {
                         for s in inner {
                             switch s {
                             case let .token(id): out.append(id)
-                            case let .text(r): encodeOrdinary(p, r, cache, &out)
+                            case let .text(r): encodeOrdinary(p, r, &cache, &out)
                             }
                         }
                     }
@@ -136,7 +136,8 @@ public final class Tokenizer: Sendable {
     }
 
     /// Pre-tokenize and BPE a stretch of text that holds no added tokens.
-    private func encodeOrdinary(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, _ cache: WordCache, _ out: inout [Int32]) {
+    private func encodeOrdinary(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, _ cache: inout WordCache,
+                                _ out: inout [Int32]) {
         let end = range.upperBound
         var i = range.lowerBound
         let encoder = definition.encoder
@@ -181,13 +182,14 @@ public final class Tokenizer: Sendable {
 /// encoding) uses a fresh private cache rather than wait.
 private final class SharedWordCache: @unchecked Sendable {
     private let lock = NSLock()
-    private let cache = WordCache()
+    private var cache = WordCache()
 
-    func with<R>(_ body: (WordCache) -> R) -> R {
+    func with<R>(_ body: (inout WordCache) -> R) -> R {
         if lock.try() {
             defer { lock.unlock() }
-            return body(cache)
+            return body(&cache)
         }
-        return body(WordCache())
+        var privateCache = WordCache()
+        return body(&privateCache)
     }
 }

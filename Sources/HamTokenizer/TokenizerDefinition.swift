@@ -386,50 +386,53 @@ private struct Reader {
 
         guard let mergesValue = field(m, "merges") else { throw TokenizerError.missingField(source: source, field: "model.merges") }
         let list = try array(mergesValue, "model.merges")
-        var merges = MergeTable(capacity: list.count)
-        var left: [UInt8] = [], right: [UInt8] = [], joined: [UInt8] = []
-        var rank: UInt32 = 0
+        var merges: [(left: Int32, right: Int32, result: Int32)] = []
+        merges.reserveCapacity(list.count)
+        // Both tokens of a merge, back to back: the pair's tokens and its result are then
+        // three ranges of one buffer, with no copying per lookup.
+        var joined: [UInt8] = []
         let versionComment = Array("#version".utf8)
         for (i, item) in list.enumerated() {
             var path: String { "model.merges[\(i)]" }
-            left.removeAll(keepingCapacity: true)
-            right.removeAll(keepingCapacity: true)
+            joined.removeAll(keepingCapacity: true)
+            var split = 0
             switch item {
             case let .string(s):
                 // The older "a b" form; "#version" lines are comments carried over from merges.txt.
-                doc.appendStringBytes(s, to: &left)
-                if left.starts(with: versionComment) { continue }
-                var spaces = 0, sp = 0
-                for k in left.indices where left[k] == UInt8(ascii: " ") {
+                doc.appendStringBytes(s, to: &joined)
+                if joined.starts(with: versionComment) { continue }
+                var spaces = 0
+                for k in joined.indices where joined[k] == UInt8(ascii: " ") {
                     spaces += 1
-                    sp = k
+                    split = k
                 }
                 guard spaces == 1 else {
                     throw TokenizerError.invalidValue(source: source, field: path, value: show(item),
                                                       reason: "a merge must be two tokens separated by one space")
                 }
-                right.append(contentsOf: left[(sp + 1)...])
-                left.removeSubrange(sp...)
+                joined.remove(at: split)
             case let .array(pair):
                 guard pair.count == 2, case let .string(a) = pair[0], case let .string(b) = pair[1] else {
                     throw TokenizerError.invalidValue(source: source, field: path, value: show(item),
                                                       reason: "a merge must be a pair of token strings")
                 }
-                doc.appendStringBytes(a, to: &left)
-                doc.appendStringBytes(b, to: &right)
+                doc.appendStringBytes(a, to: &joined)
+                split = joined.count
+                doc.appendStringBytes(b, to: &joined)
             default:
                 throw wrongType(item, path, "a string \"a b\" or a pair [\"a\", \"b\"]")
             }
-            guard let a = vocab.find(left) else { throw unknownMergeToken(path, item, left) }
-            guard let b = vocab.find(right) else { throw unknownMergeToken(path, item, right) }
-            joined.removeAll(keepingCapacity: true)
-            joined.append(contentsOf: left)
-            joined.append(contentsOf: right)
-            guard let c = vocab.find(joined) else { throw unknownMergeToken(path, item, joined) }
-            merges.insert(left: a, right: b, rank: rank, result: c)
-            rank += 1
+            let (a, b, c) = joined.withUnsafeBufferPointer { buf in
+                (vocab.find(buf.baseAddress, split),
+                 vocab.find(buf.baseAddress.map { $0 + split }, buf.count - split),
+                 vocab.find(buf.baseAddress, buf.count))
+            }
+            guard let a else { throw unknownMergeToken(path, item, Array(joined[..<split])) }
+            guard let b else { throw unknownMergeToken(path, item, Array(joined[split...])) }
+            guard let c else { throw unknownMergeToken(path, item, joined) }
+            merges.append((a, b, c))
         }
-        return Model(vocab: vocab, vocabCount: vocab.count, maxId: maxId, merges: merges, unknownToken: unknownToken,
+        return Model(vocab: vocab, vocabCount: vocab.count, maxId: maxId, merges: MergeTable(merges: merges), unknownToken: unknownToken,
                      fuseUnknown: fuseUnknown, ignoreMerges: ignoreMerges)
     }
 

@@ -1,8 +1,9 @@
 /// Remembers the tokens of pieces already encoded. Natural text repeats a small set of
 /// words, so most pieces cost one hash lookup instead of a merge loop.
 ///
-/// Not thread-safe: the tokenizer lends it to one encode call at a time.
-final class WordCache {
+/// A value type, lent to one encode call at a time as `inout`: reading arrays through a
+/// class reference would retain and release them on every lookup.
+struct WordCache {
     /// Piece bytes → offset in `tokens` where `count, id, id, ...` is stored.
     private var index = ByteStringTable(capacity: 1 << 14)
     private var tokens: [Int32] = []
@@ -29,7 +30,7 @@ final class WordCache {
         return true
     }
 
-    func store(_ p: UnsafePointer<UInt8>, _ n: Int, _ ids: ArraySlice<Int32>) {
+    mutating func store(_ p: UnsafePointer<UInt8>, _ n: Int, _ ids: ArraySlice<Int32>) {
         if index.count >= WordCache.maxEntries {
             index.removeAll()
             tokens.removeAll(keepingCapacity: true)
