@@ -22,12 +22,12 @@ struct BytePairEncoder: Sendable {
         }
         if n <= 512 {
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { symbols in
-                merge(p, n, symbols.baseAddress!, into: &out)
+                if let sym = symbols.baseAddress { merge(p, n, sym, into: &out) }
             }
         } else {
             // Pieces can be megabytes long (one huge word); keep those off the stack.
             var symbols = [Int32](repeating: 0, count: n)
-            symbols.withUnsafeMutableBufferPointer { merge(p, n, $0.baseAddress!, into: &out) }
+            symbols.withUnsafeMutableBufferPointer { if let sym = $0.baseAddress { merge(p, n, sym, into: &out) } }
         }
     }
 
@@ -80,7 +80,7 @@ struct BytePairEncoder: Sendable {
     static func mergeLinear(_ sym: UnsafeMutablePointer<Int32>, _ m: Int, _ lookup: MergeLookup) -> Int {
         if m < 2 { return m }
         return withUnsafeTemporaryAllocation(of: (rank: UInt32, result: Int32).self, capacity: m) { pairsBuffer in
-            let pairs = pairsBuffer.baseAddress!
+            guard let pairs = pairsBuffer.baseAddress else { return m }
             var count = m
             for k in 0..<count - 1 { pairs[k] = lookup(sym[k], sym[k + 1]) }
             while count > 1 {

@@ -88,7 +88,11 @@ struct MergeTable {
 
     /// Read access for the merge loop, which holds the buffer for a whole word.
     func withLookup<R>(_ body: (MergeLookup) -> R) -> R {
-        slots.withUnsafeBufferPointer { body(MergeLookup(slots: $0.baseAddress!, mask: $0.count - 1, shift: shift)) }
+        // `slots` always has at least 16 entries, so the base address exists.
+        slots.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { preconditionFailure("empty merge table") }
+            return body(MergeLookup(slots: base, mask: buffer.count - 1, shift: shift))
+        }
     }
 }
 

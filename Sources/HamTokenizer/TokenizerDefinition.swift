@@ -96,7 +96,7 @@ struct TokenizerDefinition: Sendable {
         addedTokens = added
         idCount = maxId + 1
 
-        (prefix, suffix) = try r.readPostProcessor(r.field(root, "post_processor"), added: added, idCount: idCount)
+        (prefix, suffix) = try r.readPostProcessor(r.field(root, "post_processor"), idCount: idCount)
 
         // Byte-level tokens of each single byte, for the BPE's starting point.
         var byteTokens = [Int32](repeating: -1, count: 256)
@@ -460,7 +460,7 @@ private struct Reader {
             normalized: try optionalBool(m, "normalized", path, default: !special))
     }
 
-    func readPostProcessor(_ v: JSONValue?, added: [AddedToken], idCount: Int) throws -> ([Int32], [Int32]) {
+    func readPostProcessor(_ v: JSONValue?, idCount: Int) throws -> ([Int32], [Int32]) {
         guard let v, !isNull(v) else { return ([], []) }
         return try postProcessor(v, "post_processor", idCount: idCount)
     }
