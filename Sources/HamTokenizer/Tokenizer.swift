@@ -30,12 +30,13 @@ public final class Tokenizer: Sendable {
             let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
             throw TokenizerError.unreadable(source: url.path, reason: reason)
         }
-        try self.init(bytes: data, source: url.path)
+        try self.init(data: data, source: url.path)
     }
 
-    /// Loads tokenizer.json from its bytes; `source` names it in error messages.
-    public init<Bytes: Collection>(bytes: Bytes, source: String = "<data>") throws where Bytes.Element == UInt8 {
-        let document = try JSONDocument(bytes: Array(bytes), source: source)
+    /// Loads tokenizer.json from its bytes (`Data`, `[UInt8]`...); `source` names it in
+    /// error messages.
+    public init<Bytes: Collection>(data: Bytes, source: String = "<data>") throws where Bytes.Element == UInt8 {
+        let document = try JSONDocument(bytes: Array(data), source: source)
         definition = try TokenizerDefinition(document: document, source: source)
         self.source = source
         addedTokens = definition.addedTokens

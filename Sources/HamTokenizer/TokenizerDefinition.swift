@@ -43,13 +43,13 @@ struct TokenizerDefinition: Sendable {
                 throw TokenizerError.unsupported(source: source, field: name, value: r.show(v))
             }
         }
-        try r.checkNormalizer(r.field(root, "normalizer"))
-        try r.checkPreTokenizer(r.field(root, "pre_tokenizer"))
-        try r.checkDecoder(r.field(root, "decoder"))
-
+        // The model first: a JSON file that is not a tokenizer at all should be told so.
         guard let modelValue = r.field(root, "model") else {
             throw TokenizerError.missingField(source: source, field: "model")
         }
+        try r.checkNormalizer(r.field(root, "normalizer"))
+        try r.checkPreTokenizer(r.field(root, "pre_tokenizer"))
+        try r.checkDecoder(r.field(root, "decoder"))
         let model = try r.object(modelValue, "model")
         let model_ = try r.readModel(model)
         vocab = model_.vocab

@@ -59,10 +59,7 @@ struct TokenizeCommand: ParsableCommand {
             out.write("\n")
         } else {
             for (number, line) in jsonLines(input) {
-                let value = try parseJSON(line, line: number)
-                guard let text = value as? String else {
-                    throw CommandFailure("stdin line \(number): expected a JSON string, found \(describeJSON(value))")
-                }
+                let text = try parseJSONString(line, where: "stdin line \(number)")
                 out.write(jsonArray(tokenizer.encode(text)))
                 out.write("\n")
             }
@@ -184,29 +181,81 @@ private func jsonLines(_ input: [UInt8]) -> [(Int, ArraySlice<UInt8>)] {
     return lines.enumerated().map { ($0.offset + 1, $0.element) }
 }
 
-private func parseJSON(_ line: ArraySlice<UInt8>, line number: Int) throws -> Any {
-    do {
-        return try JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed])
-    } catch {
+/// A line holding one JSON string literal (whitespace around it allowed).
+///
+/// Parsed by hand: Foundation's JSONSerialization on Linux drops a U+FEFF that starts a
+/// string, which would change what gets tokenized.
+private func parseJSONString(_ line: ArraySlice<UInt8>, where place: String) throws -> String {
+    var i = line.startIndex
+    let end = line.endIndex
+    func fail(_ what: String) -> CommandFailure {
         let shown = String(decoding: line.prefix(40), as: UTF8.self)
-        throw CommandFailure("stdin line \(number): not JSON (\(String(reflecting: shown))): \(oneLine(error))")
+        return CommandFailure("\(place): expected a JSON string: \(what) at byte \(i - line.startIndex) of \(String(reflecting: shown))")
     }
-}
-
-private func describeJSON(_ value: Any) -> String {
-    switch value {
-    case is String: return "a string"
-    case is [Any]: return "an array"
-    case is [String: Any]: return "an object"
-    case is NSNull: return "null"
-    case let n as NSNumber: return n.stringValue
-    default: return "\(value)"
+    func skipSpace() {
+        while i < end, [0x20, 0x09, 0x0D, 0x0A].contains(line[i]) { i += 1 }
     }
-}
-
-private func oneLine(_ error: Error) -> String {
-    let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-    return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    func hex4() throws -> UInt32 {
+        guard end - i >= 4 else { throw fail("short \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            guard let d = Character(Unicode.Scalar(line[i])).hexDigitValue else { throw fail("bad \\u escape") }
+            v = v << 4 | UInt32(d)
+            i += 1
+        }
+        return v
+    }
+    skipSpace()
+    guard i < end, line[i] == UInt8(ascii: "\"") else { throw fail("no opening quote") }
+    i += 1
+    var bytes: [UInt8] = []
+    var closed = false
+    while i < end {
+        let b = line[i]
+        if b == UInt8(ascii: "\"") {
+            closed = true
+            i += 1
+            break
+        }
+        if b < 0x20 { throw fail("unescaped control character") }
+        if b != UInt8(ascii: "\\") {
+            bytes.append(b)
+            i += 1
+            continue
+        }
+        i += 1
+        guard i < end else { throw fail("unfinished escape") }
+        let e = line[i]
+        i += 1
+        switch e {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): bytes.append(e)
+        case UInt8(ascii: "b"): bytes.append(0x08)
+        case UInt8(ascii: "f"): bytes.append(0x0C)
+        case UInt8(ascii: "n"): bytes.append(0x0A)
+        case UInt8(ascii: "r"): bytes.append(0x0D)
+        case UInt8(ascii: "t"): bytes.append(0x09)
+        case UInt8(ascii: "u"):
+            var v = try hex4()
+            if (0xD800..<0xDC00).contains(v) {
+                guard end - i >= 6, line[i] == UInt8(ascii: "\\"), line[i + 1] == UInt8(ascii: "u") else {
+                    throw fail("lone surrogate")
+                }
+                i += 2
+                let low = try hex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw fail("lone surrogate") }
+                v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+            }
+            guard let scalar = Unicode.Scalar(v) else { throw fail("lone surrogate") }
+            bytes.append(contentsOf: String(scalar).utf8)
+        default:
+            throw fail("bad escape")
+        }
+    }
+    guard closed else { throw fail("no closing quote") }
+    skipSpace()
+    guard i == end else { throw fail("trailing data") }
+    guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8") }
+    return text
 }
 
 private func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {

@@ -11,7 +11,7 @@ import Testing
     /// Loads bytes and returns the error's message (failing the test if loading succeeds).
     static func failure(_ bytes: [UInt8]) -> String {
         do {
-            _ = try Tokenizer(bytes: bytes, source: "bad.json")
+            _ = try Tokenizer(data: bytes, source: "bad.json")
             Issue.record("loaded without error")
             return ""
         } catch let error as TokenizerError {
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func theUneditedFileLoads() throws {
-        _ = try Tokenizer(bytes: Self.tinyBytes)
+        _ = try Tokenizer(data: Self.tinyBytes)
     }
 
     @Test func syntaxErrorsGiveLineAndColumn() {

@@ -48,7 +48,7 @@ import Testing
 
     @Test func loadsFromBytes() throws {
         let data = try Data(contentsOf: Fixtures.url("tiny-tokenizer/tokenizer.json"))
-        let tok = try Tokenizer(bytes: data)
+        let tok = try Tokenizer(data: data)
         #expect(tok.source == "<data>")
         #expect(tok.encode("hello world") == Fixtures.tiny.encode("hello world"))
     }
