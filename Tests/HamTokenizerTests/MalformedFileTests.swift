@@ -168,3 +168,37 @@ import Testing
         }
     }
 }
+
+/// Randomly damaged files never crash the loader: each either loads or throws a
+/// TokenizerError, and what loads still encodes and decodes.
+@Suite struct DamagedFileFuzzTests {
+    @Test func randomDamageNeverCrashes() throws {
+        let original = MalformedFileTests.tinyBytes
+        var rng = SplitMix64(seed: 21)
+        let interesting = Array("{}[]\",:0123456789-.eE\\u tfn".utf8) + [0x00, 0x80, 0xC3, 0xFF]
+        var loaded = 0
+        for _ in 0..<250 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes[at] = interesting.randomElement(using: &rng) ?? 0
+                case 1: bytes.remove(at: at)
+                case 2: bytes.insert(interesting.randomElement(using: &rng) ?? 0, at: at)
+                default: bytes.removeSubrange(at...)
+                }
+                if bytes.isEmpty { break }
+            }
+            do {
+                let tok = try Tokenizer(data: bytes, source: "damaged.json")
+                loaded += 1
+                let ids = tok.encode("Hello, world! <|eot_id|> 😀")
+                _ = try? tok.decode(ids)
+            } catch let error as TokenizerError {
+                #expect(!error.description.contains("\n"))
+            }
+        }
+        // Some damage is harmless (a changed digit in an id); most is not.
+        #expect(loaded < 250)
+    }
+}
