@@ -52,6 +52,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Tokenizer speed benchmark, driven by Tools/tokenizer/bench.py.
+        .executableTarget(
+            name: "tokenizer-bench",
+            dependencies: ["HamTokenizer"],
+            path: "Tools/tokenizer/bench"
+        ),
         // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
         .testTarget(
             name: "HamCoreTests",
