@@ -19,9 +19,20 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object (tokens, steps, text, stats) instead of streaming text.")
     var json = false
 
+    @Flag(help: "Wrap --prompt as a user turn of the model's chat format and stop at the end of the reply.")
+    var chat = false
+
+    @Option(help: "System message for --chat.")
+    var system: String?
+
+    @Option(name: .customLong("chat-format"), help: "plain, llama3 or llama32 (default: from the model's tokenizer_config.json).")
+    var chatFormat: ChatFormatChoice?
+
     func validate() throws {
         if prompt == nil && promptIds == nil { throw ValidationError("give --prompt TEXT or --prompt-ids 1,2,3") }
         if prompt != nil && promptIds != nil { throw ValidationError("give either --prompt or --prompt-ids, not both") }
+        if chat && prompt == nil { throw ValidationError("--chat needs --prompt TEXT") }
+        if system != nil && !chat { throw ValidationError("--system needs --chat") }
         try generation.check()
     }
 
@@ -29,15 +40,19 @@ struct GenerateCommand: ParsableCommand {
         let directory = try modelOptions.loadDirectory()
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
+        var options = generation.options(for: directory, mode: mode)
         let ids: [Int32]
         if let promptIds {
             ids = try parseIds(promptIds, flag: "--prompt-ids")
+        } else if chat {
+            let formatter = try text.chatFormatter(chatFormat)
+            ids = formatter.prompt((system.map { [.system($0)] } ?? []) + [.user(prompt ?? "")])
+            options.stopTokens.formUnion(formatter.endOfTurnTokenIds)
         } else {
             ids = try text.encode(prompt ?? "")
         }
         let graph = try modelOptions.makeGraph(directory, mode: mode)
         let generator = Generator(graph: graph)
-        let options = generation.options(for: directory, mode: mode)
 
         var stream = text.streamingDecoder()
         let out = FileHandle.standardOutput

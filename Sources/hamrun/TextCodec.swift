@@ -1,20 +1,78 @@
+import ArgumentParser
 import Foundation
 import HamCore
+import HamTokenizer
 
-/// Text in and out of token ids for a model directory.
+/// Text in and out of token ids for a model directory, and its chat format.
 struct TextCodec {
-    init(directory: ModelDirectory) throws {}
+    let tokenizer: Tokenizer?
+    let directory: ModelDirectory
 
+    init(directory: ModelDirectory) throws {
+        self.directory = directory
+        tokenizer = try directory.tokenizerPath.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) }
+    }
+
+    func requireTokenizer() throws -> Tokenizer {
+        guard let tokenizer else {
+            throw CLIError("\(directory.path): no tokenizer.json, so text prompts cannot be encoded; use --prompt-ids")
+        }
+        return tokenizer
+    }
+
+    /// Plain text, with BOS as the tokenizer's post-processor adds it.
     func encode(_ text: String) throws -> [Int32] {
-        throw CLIError("--prompt needs the tokenizer, which is not built yet; use --prompt-ids")
+        try requireTokenizer().encode(text)
     }
 
-    func decode(_ ids: [Int32]) -> String { "" }
+    /// The text of generated ids, special tokens left out.
+    func decode(_ ids: [Int32]) -> String {
+        guard let tokenizer else { return "" }
+        return (try? tokenizer.decode(ids, skipSpecialTokens: true)) ?? ""
+    }
 
-    func streamingDecoder() -> Stream { Stream() }
+    func streamingDecoder() -> Stream { Stream(decoder: tokenizer.map { StreamingDecoder(tokenizer: $0, skipSpecialTokens: true) }) }
 
+    /// Text as it completes; without a tokenizer, the ids themselves.
     struct Stream {
-        mutating func append(_ ids: [Int32]) -> String { ids.map(String.init).joined(separator: " ") + " " }
-        mutating func finish() -> String { "" }
+        var decoder: StreamingDecoder?
+        mutating func append(_ ids: [Int32]) -> String {
+            guard decoder != nil else { return ids.map(String.init).joined(separator: " ") + " " }
+            return ids.map { (try? decoder?.append($0)) ?? "" }.joined()
+        }
+        mutating func finish() -> String { decoder?.finish() ?? "" }
     }
+
+    /// The chat format that fits the model: the Llama 3 instruct formats when its
+    /// tokenizer_config.json has a chat template (with the Llama 3.2 date preamble when the
+    /// template writes one), plain text continuation otherwise (the embedded model).
+    func chatFormatter(_ requested: ChatFormatChoice?) throws -> ChatFormatter {
+        let tokenizer = try requireTokenizer()
+        switch requested ?? defaultChatFormat() {
+        case .plain: return try ChatFormatter(tokenizer: tokenizer, format: .plainText)
+        case .llama3: return try ChatFormatter(tokenizer: tokenizer, format: .llama3)
+        case .llama32: return try ChatFormatter(tokenizer: tokenizer, format: .llama32(date: Self.today()))
+        }
+    }
+
+    private func defaultChatFormat() -> ChatFormatChoice {
+        let path = (directory.path as NSString).appendingPathComponent("tokenizer_config.json")
+        guard let data = FileManager.default.contents(atPath: path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let template = json["chat_template"] as? String else { return .plain }
+        if !template.contains("<|start_header_id|>") { return .plain }
+        return template.contains("Cutting Knowledge Date") ? .llama32 : .llama3
+    }
+
+    /// "27 Nov 2026", the way the Llama 3.2 template writes today's date.
+    static func today() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "dd MMM yyyy"
+        return formatter.string(from: Date())
+    }
+}
+
+enum ChatFormatChoice: String, CaseIterable, ExpressibleByArgument {
+    case plain, llama3, llama32
 }

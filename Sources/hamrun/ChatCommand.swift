@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import HamCore
+import HamTokenizer
+
+/// An interactive conversation that keeps its KV cache across turns: each turn prefills only
+/// the new text, after feeding the last macro step of the previous reply.
+struct ChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Talk with a model; the conversation and its KV cache persist across turns.",
+        discussion: "Commands: /reset forgets the conversation, /stats shows the last reply's numbers and the context. Ctrl-D quits.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var generation: GenerationFlags
+
+    @Option(help: "System message.")
+    var system: String?
+
+    @Option(name: .customLong("chat-format"), help: "plain, llama3 or llama32 (default: from the model's tokenizer_config.json).")
+    var chatFormat: ChatFormatChoice?
+
+    func validate() throws { try generation.check() }
+
+    func run() throws {
+        let directory = try modelOptions.loadDirectory()
+        let mode = try resolveMode(generation.mode, directory)
+        let text = try TextCodec(directory: directory)
+        let formatter = try text.chatFormatter(chatFormat)
+        let graph = try modelOptions.makeGraph(directory, mode: mode)
+        let generator = Generator(graph: graph)
+        var options = generation.options(for: directory, mode: mode)
+        options.stopTokens.formUnion(formatter.endOfTurnTokenIds)
+        let endOfTurn = Set(formatter.endOfTurnTokenIds)
+
+        var session = ChatSession()
+        let interactive = isatty(STDIN_FILENO) != 0
+        let err = FileHandle.standardError, out = FileHandle.standardOutput
+        err.write(Data("hamrun chat: \(mode.rawValue) on \(graph.backendName); /reset, /stats, Ctrl-D to quit\n".utf8))
+        while true {
+            if interactive { err.write(Data("> ".utf8)) }
+            guard let line = readLine(strippingNewline: true) else { break }
+            let input = line.trimmingCharacters(in: .whitespaces)
+            switch input {
+            case "":
+                continue
+            case "/reset":
+                generator.reset()
+                session = ChatSession()
+                err.write(Data("(conversation forgotten)\n".utf8))
+                continue
+            case "/stats":
+                err.write(Data((session.statsLine(graph: graph) + "\n").utf8))
+                continue
+            default:
+                break
+            }
+
+            let ids: [Int32]
+            if session.turns == 0 {
+                ids = formatter.prompt((system.map { [.system($0)] } ?? []) + [.user(input)])
+            } else {
+                // The reply that ended at <|eot_id|> was closed by it; one cut by --max-tokens was not.
+                let closing = formatter.format != .plainText && !session.lastReplyEnded
+                ids = formatter.nextTurn([.user(input)], closingAssistantTurn: closing)
+            }
+            var stream = text.streamingDecoder()
+            let result = try generator.generate(appending: ids, options: options, onStep: { step in
+                out.write(Data(stream.append(step).utf8))
+            })
+            out.write(Data((stream.finish() + "\n").utf8))
+            session.record(result, endedAtEndOfTurn: result.tokens.last.map(endOfTurn.contains) ?? false)
+        }
+        if interactive { err.write(Data("\n".utf8)) }
+    }
+}
+
+/// What the REPL remembers about the conversation.
+struct ChatSession {
+    var turns = 0
+    var lastReplyEnded = true
+    var last: GenerationStats?
+    var contextTokens = 0
+
+    mutating func record(_ result: GenerationResult, endedAtEndOfTurn: Bool) {
+        turns += 1
+        lastReplyEnded = endedAtEndOfTurn
+        last = result.stats
+        contextTokens += result.stats.promptTokens + result.stats.generatedTokens
+    }
+
+    func statsLine(graph: InferenceGraph) -> String {
+        guard let last else { return "[no reply yet]" }
+        let perStep = String(format: "%.2f", last.tokensPerStep)
+        return "[turns \(turns), context \(contextTokens) tokens in \(graph.slotsUsed) KV slots; last reply: "
+            + "\(last.generatedTokens) tokens in \(last.macroSteps) macro steps (\(perStep) tokens/step), "
+            + String(format: "prefill %.1f tok/s (%d new tokens), decode %.1f tok/s]", last.prefillTokensPerSecond, last.promptTokens, last.tokensPerSecond)
+    }
+}
