@@ -98,8 +98,15 @@ public enum CheckpointConverter {
 
     // MARK: Checks
 
+    /// `hyper_parameters.max_steps`; without it, the rows of the merger's step-position table
+    /// (one per step), and only then the authors' default.
     private static func readMaxSteps(_ source: TorchCheckpoint) throws -> Int {
-        guard let value = source.hyperParameters?["max_steps"] else { return defaultMaxSteps }
+        guard let value = source.hyperParameters?["max_steps"] else {
+            if let positions = try? source.describe("comp_embedder.merger.pos"), positions.shape.count == 2, positions.shape[0] > 0 {
+                return positions.shape[0]
+            }
+            return defaultMaxSteps
+        }
         guard case .int(let steps) = value, steps > 0 else {
             throw LoadError.invalidField(path: source.path, field: "hyper_parameters.max_steps", detail: "is \(value.kind); expected a positive integer")
         }
