@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "HamCore", targets: ["HamCore"]),
         .library(name: "HamTokenizer", targets: ["HamTokenizer"]),
         .library(name: "HamChecks", targets: ["HamChecks"]),
+        .library(name: "HamVulkan", targets: ["HamVulkan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,6 +22,13 @@ let package = Package(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Vulkan's headers only (Debian: libvulkan-dev). The loader itself is opened at run time
+        // (dlopen), so hamrun runs on machines without libvulkan and says so only when asked
+        // for a Vulkan device.
+        .systemLibrary(
+            name: "CVulkan",
+            providers: [.apt(["libvulkan-dev"])]
         ),
         // The innermost SIMD loops of the CPU backend (dot products over f32/f16/bf16 rows),
         // compiled for several x86 levels and picked at run time.
@@ -40,6 +48,16 @@ let package = Package(
         // Backend conformance: a plain reference backend and ggml-style op checks, used by the
         // tests and by `hamrun check` on machines without a Swift toolchain.
         .target(name: "HamChecks", dependencies: ["HamCore"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // GLSL compute shaders (Shaders/*.comp) to SPIR-V embedded in generated Swift, at build
+        // time, with glslangValidator (Debian: glslang-tools).
+        .executableTarget(name: "EmbedShaders", path: "Sources/EmbedShaders"),
+        .plugin(name: "CompileShaders", capability: .buildTool(), dependencies: ["EmbedShaders"]),
+        // The Vulkan backend: every op as a compute kernel, recorded and submitted at sync points.
+        .target(
+            name: "HamVulkan",
+            dependencies: ["HamCore", "CVulkan"],
+            plugins: ["CompileShaders"]
+        ),
         // Hugging Face tokenizer.json (byte-level BPE) and chat formats.
         .target(
             name: "HamTokenizer"
@@ -47,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "hamrun",
             dependencies: [
-                "HamCore", "HamTokenizer", "HamChecks",
+                "HamCore", "HamTokenizer", "HamChecks", "HamVulkan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,6 +81,8 @@ let package = Package(
             name: "HamCoreTests",
             dependencies: ["HamCore", "HamChecks", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
+        // The Vulkan backend on whatever device there is (lavapipe in CI) against the CPU backend.
+        .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamChecks"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
         .testTarget(name: "HamrunTests", dependencies: ["hamrun"]),

@@ -1,0 +1,108 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+// out[r, o] (+)= x[r, :] · w[o, :] + bias[o] for up to MAX_ROWS rows of x (decode, micro steps):
+// the weights are streamed once for all rows, since these products are bound by weight
+// bandwidth. THREADS_PER_ROW invocations share one output feature (a warp's worth on a GPU, for
+// coalesced loads); on a CPU device one invocation takes a whole row, because there every
+// workgroup barrier is a coroutine switch of the SIMD threads that emulate the invocations.
+
+layout(local_size_x = BLOCK) in;
+layout(constant_id = 0) const int WTYPE = DT_F32;
+layout(constant_id = 1) const int BTYPE = DT_F32;
+layout(constant_id = 2) const uint THREADS_PER_ROW = 32u;   // a power of two, at most BLOCK
+const uint ROWS_PER_GROUP = BLOCK / THREADS_PER_ROW;
+
+layout(binding = 0) readonly buffer X { float x[]; };
+layout(binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 1) readonly buffer W { uint w[]; };
+layout(binding = 1) readonly buffer W4 { uvec4 w4[]; };
+layout(binding = 2) readonly buffer Bias { uint bias[]; };
+layout(binding = 3) buffer Out { float o[]; };
+
+layout(push_constant) uniform Params {
+    uint rows;
+    uint inFeatures;
+    uint outFeatures;   // weight rows of this dispatch
+    uint xOffset;
+    uint wOffset;       // element of this dispatch's first weight row
+    uint biasOffset;    // element of this dispatch's first bias
+    uint outOffset;     // element of out[0, this dispatch's first feature]
+    uint outStride;
+    uint flags;         // 1: bias, 2: accumulate, 4: 16-byte aligned (vector loads)
+} p;
+
+const uint MAX_ROWS = 8u;
+shared float partial[MAX_ROWS][BLOCK];
+
+void store(uint row, uint feature, float sum) {
+    float value = sum;
+    if ((p.flags & 1u) != 0u) value += LOAD(bias, p.biasOffset + feature, BTYPE);
+    uint index = p.outOffset + row * p.outStride + feature;
+    o[index] = (p.flags & 2u) != 0u ? o[index] + value : value;
+}
+
+void main() {
+    uint t = gl_LocalInvocationID.x;
+    uint lane = t % THREADS_PER_ROW;
+    uint feature = GROUP_INDEX * ROWS_PER_GROUP + t / THREADS_PER_ROW;
+    // Invocations past the last feature still take part in the barriers below.
+    bool inRange = feature < p.outFeatures;
+    uint k = p.inFeatures;
+    float sums[MAX_ROWS];
+    for (uint r = 0u; r < MAX_ROWS; r++) sums[r] = 0.0;
+
+    if (inRange && (p.flags & 4u) != 0u && WTYPE == DT_F32) {
+        uint wBase = (p.wOffset + feature * k) / 4u;
+        for (uint j = lane; j < k / 4u; j += THREADS_PER_ROW) {
+            vec4 wv = uintBitsToFloat(w4[wBase + j]);
+            for (uint r = 0u; r < MAX_ROWS; r++) {
+                if (r < p.rows) sums[r] += dot(wv, x4[(p.xOffset + r * k) / 4u + j]);
+            }
+        }
+    } else if (inRange && (p.flags & 4u) != 0u) {
+        uint wBase = (p.wOffset + feature * k) / 8u;
+        for (uint j = lane; j < k / 8u; j += THREADS_PER_ROW) {
+            vec4 lo, hi;
+            widen8(w4[wBase + j], WTYPE, lo, hi);
+            for (uint r = 0u; r < MAX_ROWS; r++) {
+                if (r < p.rows) {
+                    uint xBase = (p.xOffset + r * k) / 4u + 2u * j;
+                    sums[r] += dot(lo, x4[xBase]) + dot(hi, x4[xBase + 1u]);
+                }
+            }
+        }
+    } else if (inRange) {
+        uint wBase = p.wOffset + feature * k;
+        for (uint j = lane; j < k; j += THREADS_PER_ROW) {
+            float wv = LOAD(w, wBase + j, WTYPE);
+            for (uint r = 0u; r < MAX_ROWS; r++) {
+                if (r < p.rows) sums[r] += wv * x[p.xOffset + r * k + j];
+            }
+        }
+    }
+
+    if (THREADS_PER_ROW == 1u) {
+        if (!inRange) return;
+        for (uint r = 0u; r < MAX_ROWS; r++) {
+            if (r < p.rows) store(r, feature, sums[r]);
+        }
+        return;
+    }
+    for (uint r = 0u; r < MAX_ROWS; r++) {
+        if (r < p.rows) partial[r][t] = sums[r];
+    }
+    barrier();
+    for (uint s = THREADS_PER_ROW / 2u; s > 0u; s >>= 1) {
+        if (lane < s) {
+            for (uint r = 0u; r < MAX_ROWS; r++) {
+                if (r < p.rows) partial[r][t] += partial[r][t + s];
+            }
+        }
+        barrier();
+    }
+    if (inRange) {
+        for (uint r = lane; r < p.rows; r += THREADS_PER_ROW) store(r, feature, partial[r][t - lane]);
+    }
+}
