@@ -1,0 +1,238 @@
+import HamCore
+
+/// The ops: each resolves its tensors to (binding, element offset), picks the pipeline for the
+/// dtypes involved and records dispatches. Sizes and offsets travel as push constants.
+extension VulkanBackend {
+    public typealias T = Tensor<VulkanBuffer>
+
+    /// Records `kernel` with specialization constants, or keeps the failure.
+    private func run(_ kernel: Kernel, _ constants: (Int32, Int32, Int32) = (0, 0, 0),
+                     _ bindings: Bindings, _ push: PushConstants, groups: Int, groupsY: Int = 1) {
+        do {
+            let pipeline = try library.pipeline(kernel, constants.0, constants.1, constants.2)
+            try stream.dispatch(pipeline, bindings, push, groups: groups, groupsY: groupsY, binder: binder)
+        } catch {
+            fail(error)
+        }
+    }
+
+    private func blocks(_ count: Int) -> Int { (count + Kernel.workgroupSize - 1) / Kernel.workgroupSize }
+
+    private func dtypeConstant(_ dtype: DType) -> Int32 {
+        switch dtype {
+        case .f32, .i32: 0
+        case .f16: 1
+        case .bf16: 2
+        }
+    }
+
+    private func requireF32(_ tensors: T..., op: String) -> Bool {
+        for t in tensors where t.dtype != .f32 {
+            fail(VulkanError.unsupported("\(op) needs f32 activations, got \(t.dtype)"))
+            return false
+        }
+        return true
+    }
+
+    public func embed(table: T, ids: T, out: T) {
+        locked {
+            guard ids.count > 0, table.cols > 0, requireF32(out, op: "embed"),
+                  let idAt = locate(ids, "ids"), let outAt = locate(out, "output") else { return }
+            // One dispatch per binding of the table, each writing the ids among its rows.
+            forEachPiece(of: table, "embedding table") { piece, firstRow, rows, localOffset in
+                var b = Bindings()
+                b.append(entry(table.buffer, piece: piece))
+                b.append(entry(idAt.buffer, piece: idAt.piece))
+                b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+                run(.embed, (dtypeConstant(table.dtype), 0, 0), b,
+                    PushConstants(ids.count, table.cols, localOffset, firstRow, firstRow + rows, idAt.offset, outAt.offset, out.cols),
+                    groups: blocks(ids.count * table.cols))
+            }
+        }
+    }
+
+    public func rmsNorm(_ x: T, weight: T, eps: Float, out: T) {
+        locked {
+            guard x.rows > 0, requireF32(x, out, op: "rms_norm"), let xAt = locate(x, "input"),
+                  let gainAt = locate(weight, "gain"), let outAt = locate(out, "output") else { return }
+            var b = Bindings()
+            b.append(entry(xAt.buffer, piece: xAt.piece))
+            b.append(entry(gainAt.buffer, piece: gainAt.piece))
+            b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+            var push = PushConstants(x.rows, x.cols, xAt.offset, gainAt.offset, outAt.offset)
+            push.append(eps)
+            run(.rmsNorm, (dtypeConstant(weight.dtype), 0, 0), b, push, groups: x.rows)
+        }
+    }
+
+    public func linear(_ x: T, weight: T, bias: T?, out: T, accumulate: Bool) {
+        locked {
+            let n = x.rows, k = x.cols
+            guard n > 0, weight.rows > 0, requireF32(x, out, op: "linear"),
+                  let xAt = locate(x, "input"), let outAt = locate(out, "output") else { return }
+            var biasAt: Location?
+            if let bias {
+                guard let located = locate(bias, "bias") else { return }
+                biasAt = located
+            }
+            let streaming = n <= Kernel.matvecMaxRows
+            forEachPiece(of: weight, "weight") { piece, firstRow, rows, localOffset in
+                var b = Bindings()
+                b.append(entry(xAt.buffer, piece: xAt.piece))
+                b.append(entry(weight.buffer, piece: piece))
+                if let biasAt { b.append(entry(biasAt.buffer, piece: biasAt.piece)) } else { b.append(placeholderEntry) }
+                b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+                var flags = (biasAt != nil ? 1 : 0) | (accumulate ? 2 : 0)
+                // 16-byte loads need the rows of x and of the weight to start on 16 bytes.
+                let lanes = weight.dtype == .f32 ? 4 : 8
+                if streaming && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
+                let push = PushConstants(n, k, rows, xAt.offset, localOffset, (biasAt?.offset ?? 0) + firstRow,
+                                         outAt.offset + firstRow, out.cols, flags)
+                let constants = (dtypeConstant(weight.dtype), dtypeConstant(bias?.dtype ?? .f32))
+                if streaming {
+                    let rowsPerGroup = Kernel.workgroupSize / matvecThreadsPerRow
+                    run(.matvec, (constants.0, constants.1, Int32(matvecThreadsPerRow)), b, push,
+                        groups: (rows + rowsPerGroup - 1) / rowsPerGroup)
+                } else {
+                    let tile = Kernel.matmulTile
+                    run(.matmul, (constants.0, constants.1, 0), b, push,
+                        groups: (rows + tile.cols - 1) / tile.cols, groupsY: (n + tile.rows - 1) / tile.rows)
+                }
+            }
+        }
+    }
+
+    /// Calls `body(piece, firstRow, rows, elementOffsetInPiece)` for each binding holding rows
+    /// of `tensor` (one call unless a weight was split at upload).
+    private func forEachPiece(of tensor: T, _ role: String, _ body: (Int, Int, Int, Int) -> Void) {
+        let buffer = tensor.buffer
+        if buffer.pieces.count == 1 {
+            body(0, 0, tensor.rows, tensor.offset)
+            return
+        }
+        let cols = max(tensor.cols, 1)
+        var row = 0
+        while row < tensor.rows {
+            let element = tensor.offset + row * cols
+            guard let index = buffer.piece(containing: element) else {
+                return fail(VulkanError.unsupported("the \(role) tensor reaches beyond its buffer"))
+            }
+            let piece = buffer.pieces[index]
+            let local = element - piece.firstElement
+            let rowsHere = min(tensor.rows - row, (piece.elementCount - local) / cols)
+            guard rowsHere > 0 else {
+                return fail(VulkanError.unsupported("the \(role) tensor's rows straddle two buffer bindings"))
+            }
+            body(index, row, rowsHere, local)
+            row += rowsHere
+        }
+    }
+
+    public func rope(_ x: T, heads: Int, cos: T, sin: T) {
+        locked {
+            let half = cos.cols
+            guard x.rows > 0, half > 0, heads > 0, requireF32(x, cos, sin, op: "rope"),
+                  let xAt = locate(x, "input"), let cosAt = locate(cos, "cos"), let sinAt = locate(sin, "sin") else { return }
+            var b = Bindings()
+            b.append(entry(xAt.buffer, piece: xAt.piece, writes: true))
+            b.append(entry(cosAt.buffer, piece: cosAt.piece))
+            b.append(entry(sinAt.buffer, piece: sinAt.piece))
+            run(.rope, (0, 0, 0), b, PushConstants(x.rows, heads, half, xAt.offset, x.cols, cosAt.offset, sinAt.offset),
+                groups: blocks(x.rows * heads * half))
+        }
+    }
+
+    public func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, causal: Bool, out: T) {
+        locked {
+            guard q.rows > 0, heads > 0, kvHeads > 0, keys.rows > 0, requireF32(q, keys, values, out, op: "attention") else { return }
+            let headDim = q.cols / heads
+            guard headDim <= Kernel.attentionMaxHeadDim else {
+                return fail(VulkanError.unsupported("attention head dimension \(headDim) is above \(Kernel.attentionMaxHeadDim)"))
+            }
+            guard !causal || keys.rows >= q.rows else {
+                return fail(VulkanError.unsupported("causal attention of \(q.rows) rows over \(keys.rows) slots"))
+            }
+            guard let qAt = locate(q, "query"), let kAt = locate(keys, "keys"), let vAt = locate(values, "values"),
+                  let outAt = locate(out, "output") else { return }
+            var b = Bindings()
+            b.append(entry(qAt.buffer, piece: qAt.piece))
+            b.append(entry(kAt.buffer, piece: kAt.piece))
+            b.append(entry(vAt.buffer, piece: vAt.piece))
+            b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+            var push = PushConstants(q.rows, keys.rows, heads, heads / kvHeads, headDim, qAt.offset, q.cols,
+                                     kAt.offset, vAt.offset, keys.cols, outAt.offset, out.cols)
+            push.append(scale)
+            push.append(causal ? 1 : 0)
+            run(.attention, (0, 0, 0), b, push, groups: q.rows * heads)
+        }
+    }
+
+    private func elementwise(_ op: ElementwiseOp, _ a: T, _ b: T?, out: T, name: String) {
+        locked {
+            guard a.count > 0, requireF32(a, out, op: name), let aAt = locate(a, "input"), let outAt = locate(out, "output") else { return }
+            var bindings = Bindings()
+            bindings.append(entry(aAt.buffer, piece: aAt.piece))
+            var bOffset = 0
+            if let b {
+                guard requireF32(b, op: name), let bAt = locate(b, "second input") else { return }
+                bindings.append(entry(bAt.buffer, piece: bAt.piece))
+                bOffset = bAt.offset
+            } else {
+                bindings.append(placeholderEntry)
+            }
+            bindings.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+            run(.elementwise, (op.rawValue, 0, 0), bindings, PushConstants(a.count, aAt.offset, bOffset, outAt.offset), groups: blocks(a.count))
+        }
+    }
+
+    public func siluMul(gate: T, up: T, out: T) { elementwise(.siluMul, gate, up, out: out, name: "silu_mul") }
+    public func silu(_ x: T, out: T) { elementwise(.silu, x, nil, out: out, name: "silu") }
+    public func add(_ a: T, _ b: T, out: T) { elementwise(.add, a, b, out: out, name: "add") }
+    public func sigmoid(_ x: T, out: T) { elementwise(.sigmoid, x, nil, out: out, name: "sigmoid") }
+
+    public func meanRows(_ x: T, out: T) {
+        locked {
+            guard x.rows > 0, x.cols > 0, requireF32(x, out, op: "mean_rows"),
+                  let xAt = locate(x, "input"), let outAt = locate(out, "output") else { return }
+            var b = Bindings()
+            b.append(entry(xAt.buffer, piece: xAt.piece))
+            b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+            run(.meanRows, (0, 0, 0), b, PushConstants(x.rows, x.cols, xAt.offset, outAt.offset), groups: blocks(x.cols))
+        }
+    }
+
+    public func concatColumns(_ a: T, _ b: T, out: T) {
+        locked {
+            guard a.rows > 0, requireF32(out, op: "concat_columns"), let aAt = locate(a, "left"), let bAt = locate(b, "right"),
+                  let outAt = locate(out, "output") else { return }
+            var bindings = Bindings()
+            bindings.append(entry(aAt.buffer, piece: aAt.piece))
+            bindings.append(entry(bAt.buffer, piece: bAt.piece))
+            bindings.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+            run(.concatColumns, (dtypeConstant(a.dtype), dtypeConstant(b.dtype), 0), bindings,
+                PushConstants(a.rows, a.cols, b.cols, aAt.offset, bAt.offset, outAt.offset, out.cols),
+                groups: blocks(a.rows * (a.cols + b.cols)))
+        }
+    }
+
+    public func softmax(_ x: T, out: T) {
+        rowwise(.softmax, x, out: out, name: "softmax")
+    }
+
+    public func argmax(_ x: T, out: T) {
+        locked {
+            guard out.dtype == .i32 else { return fail(VulkanError.unsupported("argmax writes .i32, not \(out.dtype)")) }
+        }
+        rowwise(.argmax, x, out: out, name: "argmax")
+    }
+
+    private func rowwise(_ kernel: Kernel, _ x: T, out: T, name: String) {
+        locked {
+            guard x.rows > 0, x.cols > 0, requireF32(x, op: name), let xAt = locate(x, "input"), let outAt = locate(out, "output") else { return }
+            var b = Bindings()
+            b.append(entry(xAt.buffer, piece: xAt.piece))
+            b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
+            run(kernel, (0, 0, 0), b, PushConstants(x.rows, x.cols, xAt.offset, outAt.offset), groups: x.rows)
+        }
+    }
+}
