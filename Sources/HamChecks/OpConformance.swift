@@ -134,8 +134,10 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
     public func run(quick: Bool = false) throws -> [OpCheckResult] {
         results = []
         let weightTypes: [DType] = [.f32, .f16, .bf16]
-        let widths = quick ? [1, 7, 16, 33, 130] : [1, 7, 16, 33, 64, 130, 257, 1000]
-        let rowCounts = quick ? [1, 2, 5, 9, 17] : [1, 2, 3, 5, 8, 9, 17, 64, 130]
+        // Quick shapes are for a software Vulkan device: few, but on both sides of a workgroup
+        // (128 invocations), of the 8-row streaming limit and of the 32 × 64 product tiles.
+        let widths = quick ? [1, 7, 16, 33, 128, 129, 257] : [1, 7, 16, 33, 64, 130, 257, 1000]
+        let rowCounts = quick ? [1, 2, 5, 8, 9, 17, 33] : [1, 2, 3, 5, 8, 9, 17, 64, 130]
 
         for dtype in weightTypes {
             // Embedding gather.
@@ -158,7 +160,7 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
             }
             // Linear: decode-sized and prefill-sized, with and without bias and residual.
             for rows in rowCounts {
-                for (inF, outF) in [(1, 1), (7, 3), (16, 16), (33, 31), (130, 17), (257, 64)].prefix(quick ? 4 : 6) {
+                for (inF, outF) in [(1, 1), (7, 3), (16, 16), (33, 31), (130, 17), (257, 64), (64, 129)] {
                     let useBias = next() % 2 == 0, accumulate = next() % 2 == 0
                     let w = try weight(outF, inF, dtype, scale: 0.5)
                     let b = useBias ? try weight(1, outF, dtype) : nil
@@ -191,9 +193,11 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
             compare("rope", "\(rows)×\(heads)×\(headDim)", x)
         }
 
-        // Attention over a KV cache: grouped heads, causal prefill and decode, KV length 1 … 300.
+        // Attention over a KV cache: grouped heads, causal prefill and decode, KV length 1 … 300
+        // (several 128-slot chunks of the Vulkan kernel's online softmax).
         let attentionShapes: [(n: Int, slots: Int, heads: Int, kvHeads: Int, headDim: Int)] = quick
-            ? [(1, 1, 1, 1, 2), (1, 37, 4, 2, 16), (5, 5, 4, 2, 32), (3, 130, 8, 2, 64), (1, 4, 64, 64, 2)]
+            ? [(1, 1, 1, 1, 2), (1, 37, 4, 2, 16), (5, 5, 4, 2, 32), (3, 130, 8, 2, 64), (1, 4, 64, 64, 2),
+               (2, 129, 2, 1, 16), (1, 300, 4, 2, 64), (9, 260, 6, 3, 128)]
             : [(1, 1, 1, 1, 2), (1, 37, 4, 2, 16), (5, 5, 4, 2, 32), (3, 130, 8, 2, 64), (1, 4, 64, 64, 2),
                (17, 17, 4, 1, 8), (1, 300, 32, 8, 64), (9, 300, 6, 3, 128), (64, 64, 4, 4, 32)]
         for shape in attentionShapes {

@@ -1,0 +1,100 @@
+import Foundation
+import HamChecks
+import HamCore
+import HamVulkan
+import Testing
+
+/// Whole generations on the Vulkan backend: the base model against the reference fixture's
+/// expected tokens and logits, and a HAMburger model (the fixture's base model with random
+/// HAMburger modules) step for step against the CPU backend.
+@Suite(.serialized, .enabled(if: VulkanTestDevice.available, VulkanTestDevice.skipReason))
+struct EndToEndTests {
+    static let baseCases = ReferenceFixture.cases.indices.filter { ReferenceFixture.cases[$0].mode == "base" }
+
+    @Test func fixtureHasBaseCases() {
+        #expect(!Self.baseCases.isEmpty)
+    }
+
+    @Test(arguments: baseCases)
+    func baseCaseMatchesTheReference(index: Int) throws {
+        let c = ReferenceFixture.cases[index]
+        let vulkan = try VulkanTestDevice.backend()
+        let graph = try HAMburgerGraph(model: try ModelDirectory(path: ReferenceFixture.base.path), backend: vulkan, mode: .base)
+        let expectedIds = c.greedy_ids ?? []
+        var firstLogits: [Float]?
+        let result = try Generator(graph: graph).generate(
+            prompt: c.prompt_ids, options: GenerationOptions(maxTokens: expectedIds.count, mode: .base),
+            trace: { if firstLogits == nil { firstLogits = $0.logits } })
+        #expect(result.tokens == expectedIds)
+        let logits = try #require(firstLogits)
+        let reference = c.last_logits ?? []
+        #expect(logits.count == reference.count)
+        let worst = zip(logits, reference).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 1e-3, "largest logit difference \(worst)")
+        #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
+    }
+
+    /// The fixture's base model plus random HAMburger modules in three dtypes, written once.
+    static let hamburgerModel: Result<String, Error> = Result {
+        let directory = NSTemporaryDirectory() + "hamrun-vulkan-hamburger-\(ProcessInfo.processInfo.processIdentifier)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: ReferenceFixture.base.appendingPathComponent("config.json"))) as? [String: Any] ?? [:]
+        config["hamburger"] = ["max_steps": 4]
+        let configData = try JSONSerialization.data(withJSONObject: config)
+        try configData.write(to: URL(fileURLWithPath: directory + "/config.json"))
+        let parsed = try ModelConfig.parse(configData, path: directory + "/config.json")
+        let base = try SafeTensorsFile(path: ReferenceFixture.base.appendingPathComponent("model.safetensors").path)
+        var tensors = try base.names.map { (name: $0, tensor: try base.tensor($0)) }
+        var random = RandomModel.Random(seed: 7)
+        guard let hamburger = parsed.hamburger else { throw VulkanError.unsupported("no hamburger config") }
+        // Merger in bf16, micro-step decoder in f32 (as the authors train it), stop head in f16.
+        for (name, tensor) in RandomModel.hamburgerTensors(parsed, hamburger, dtype: .f32, random: &random) {
+            let dtype: DType = name.hasPrefix("comp_embedder") ? .bf16 : name.contains("stop_head") ? .f16 : .f32
+            let values = tensor.floats()
+            let converted: HostTensor = switch dtype {
+            case .bf16: values.map(floatToBF16).withUnsafeBytes { HostTensor(dtype: .bf16, shape: tensor.shape, copying: $0) }
+            case .f16: values.map(floatToF16).withUnsafeBytes { HostTensor(dtype: .f16, shape: tensor.shape, copying: $0) }
+            default: tensor
+            }
+            tensors.append((name, converted))
+        }
+        try SafeTensorsWriter.write(tensors, to: directory + "/model.safetensors")
+        return directory
+    }
+
+    struct Run: Equatable {
+        var steps: [[Int32]]
+        var stopProbabilities: [Float]
+    }
+
+    /// A HAMburger generation; with `trace`, every micro step's logits are read (the wait path).
+    func generate<B: Backend>(_ backend: B, prompt: [Int32], confidence: Double, trace: Bool) throws -> (Run, [[Float]]) {
+        let graph = try HAMburgerGraph(model: try ModelDirectory(path: try Self.hamburgerModel.get()), backend: backend, mode: .hamburger)
+        var logits: [[Float]] = [], stops: [Float] = []
+        let result = try Generator(graph: graph).generate(
+            prompt: prompt, options: GenerationOptions(maxTokens: 40, confidence: confidence, mode: .hamburger),
+            trace: trace ? { logits.append($0.logits); stops.append($0.stopProbability) } : nil)
+        return (Run(steps: result.steps, stopProbabilities: stops), logits)
+    }
+
+    @Test(arguments: [(0.5, true), (0.9, false), (0.99, false)])
+    func hamburgerStepsMatchTheCPUBackend(confidence: Double, trace: Bool) throws {
+        let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
+        let (cpu, cpuLogits) = try generate(CPUBackend(threads: 2), prompt: prompt, confidence: confidence, trace: trace)
+        // Waiting for each stop decision, and running ahead and discarding: the same steps.
+        for runAhead in trace ? [false] : [false, true] {
+            let vulkan = try VulkanTestDevice.backend(VulkanOptions(runAhead: runAhead))
+            let (gpu, gpuLogits) = try generate(vulkan, prompt: prompt, confidence: confidence, trace: trace)
+            #expect(gpu.steps == cpu.steps, "confidence \(confidence), run ahead \(runAhead)")
+            #expect(cpu.steps.count > 1)
+            for (a, b) in zip(gpu.stopProbabilities, cpu.stopProbabilities) {
+                #expect(abs(a - b) < 1e-4, "stop probability \(a) vs \(b)")
+            }
+            for (a, b) in zip(gpuLogits, cpuLogits) {
+                let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst < 1e-3, "largest logit difference \(worst)")
+            }
+            #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
+        }
+    }
+}

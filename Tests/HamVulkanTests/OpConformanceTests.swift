@@ -1,0 +1,41 @@
+import Foundation
+import HamChecks
+import HamCore
+import HamVulkan
+import Testing
+
+/// Every op of the Vulkan backend against the CPU backend (ggml test-backend-ops style: fresh
+/// random inputs, outputs poisoned with NaN), with the validation layer watching.
+@Suite(.serialized, .enabled(if: VulkanTestDevice.available, VulkanTestDevice.skipReason))
+struct OpConformanceTests {
+    func check(_ options: VulkanOptions, label: String) throws {
+        let vulkan = try VulkanTestDevice.backend(options)
+        let seed = UInt64(Date().timeIntervalSince1970 * 1000)
+        let start = ContinuousClock.now
+        let results = try OpConformance(subject: vulkan, reference: CPUBackend(threads: 1), seed: seed).run(quick: true)
+        print("\(label) validation \(vulkan.validationEnabled): \(results.count) checks in \(ContinuousClock.now - start), \(vulkan.statistics)")
+        #expect(results.count > 100)
+        for failure in results where !failure.passed {
+            Issue.record("\(label), seed \(seed): \(failure)")
+        }
+        if vulkan.validationEnabled {
+            let messages = vulkan.validationLog.messages
+            #expect(messages.isEmpty, "\(label): \(messages.count) validation messages, first: \(messages.first ?? "")")
+        }
+    }
+
+    @Test func everyOpMatchesTheCPUBackend() throws {
+        try check(VulkanOptions(), label: "push descriptors, tracked barriers, device defaults")
+    }
+
+    /// The streaming product as a GPU runs it (32 invocations per feature, shared-memory
+    /// reduction), whatever device this is; cached descriptor sets instead of push descriptors.
+    @Test func gpuConfigurationMatchesTheCPUBackend() throws {
+        try check(VulkanOptions(pushDescriptors: false, matvecThreadsPerRow: 32), label: "cached sets, 32 invocations per feature")
+    }
+
+    /// Fewer invocations per feature than rows of x; a barrier before every command.
+    @Test func narrowReductionMatchesTheCPUBackend() throws {
+        try check(VulkanOptions(barrierMode: .everyCommand, matvecThreadsPerRow: 4), label: "every-command barriers, 4 invocations per feature")
+    }
+}

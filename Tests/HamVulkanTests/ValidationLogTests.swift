@@ -1,0 +1,24 @@
+import CVulkan
+@testable import HamVulkan
+import Testing
+
+/// The other tests assert the validation log stays empty; this one makes sure a real mistake
+/// does reach it, so an empty log means something.
+@Suite(.enabled(if: VulkanTestDevice.available, VulkanTestDevice.skipReason))
+struct ValidationLogTests {
+    @Test func aBadCallIsReported() throws {
+        let backend = try VulkanTestDevice.backend()
+        try #require(backend.validationEnabled, "the Khronos validation layer is not installed (apt-get install vulkan-validationlayers)")
+        #expect(backend.validationLog.messages.isEmpty)
+        // Pushing more constants than the kernel's layout declares is invalid usage.
+        let pipeline = try backend.library.pipeline(.meanRows)
+        var bindings = Bindings()
+        bindings.append(backend.placeholderEntry)
+        bindings.append(backend.placeholderEntry)
+        try backend.stream.dispatch(pipeline, bindings, PushConstants(1, 1, 0, 0, 0, 0), groups: 1, binder: backend.binder)
+        try backend.synchronize()
+        let messages = backend.validationLog.messages
+        #expect(messages.contains { $0.contains("vkCmdPushConstants") }, "\(messages)")
+        backend.validationLog.clear()
+    }
+}
