@@ -53,7 +53,7 @@ public final class VulkanBackend: Backend {
             matvecThreadsPerRow = chosen.type == .cpu ? 1 : 32
         }
         context = try VulkanContext(instance: instance, physicalDevice: physical[chosen.index], info: chosen,
-                                    pushDescriptors: options.pushDescriptors, maxBindingBytes: options.maxBindingBytes)
+                                    pushDescriptors: options.pushDescriptors)
         library = try KernelLibrary(context: context)
         binder = DescriptorBinder(context: context)
         do {
@@ -97,6 +97,8 @@ public final class VulkanBackend: Backend {
     public var validationLog: ValidationLog { context.instance.validationLog }
     public var usesPushDescriptors: Bool { context.usesPushDescriptors }
     public var maxBindingBytes: Int { context.maxBindingBytes }
+    /// Weights larger than this are split into several bindings.
+    var weightPieceLimit: Int { min(context.maxBindingBytes, options.maxWeightPieceBytes ?? Int.max) }
 
     public var statistics: VulkanStatistics {
         lock.lock()
@@ -144,10 +146,11 @@ public final class VulkanBackend: Backend {
             let (rows, cols) = matrixShape(tensor.shape)
             let size = tensor.dtype.byteSize
             let rowBytes = max(cols, 1) * size
-            let rowsPerPiece = tensor.byteCount <= context.maxBindingBytes ? max(rows, 1) : context.maxBindingBytes / rowBytes
+            let limit = weightPieceLimit
+            let rowsPerPiece = tensor.byteCount <= limit ? max(rows, 1) : limit / rowBytes
             guard rowsPerPiece > 0, (rows + rowsPerPiece - 1) / rowsPerPiece <= 255 else {
                 throw VulkanError.tensorTooLarge(what: "a weight row of \(cols) \(tensor.dtype) values", bytes: rowBytes,
-                                                 limit: context.maxBindingBytes)
+                                                 limit: limit)
             }
             var pieces: [VulkanBuffer.Piece] = []
             do {
@@ -241,6 +244,10 @@ public final class VulkanBackend: Backend {
             }
             guard src.count > 0, let from = locate(src, "copy source"), let to = locate(dst, "copy destination") else { return }
             let size = src.dtype.byteSize
+            if from.buffer === to.buffer && from.piece == to.piece && abs(from.offset - to.offset) < src.count {
+                // vkCmdCopyBuffer forbids overlapping regions.
+                return fail(VulkanError.unsupported("copy between overlapping rows of one tensor"))
+            }
             do {
                 try stream.copy(from: entry(from.buffer, piece: from.piece), at: from.offset * size,
                                 to: entry(to.buffer, piece: to.piece, writes: true), at: to.offset * size, bytes: src.byteCount)

@@ -46,7 +46,7 @@ final class VulkanContext: @unchecked Sendable {
     private var recordingSerial: UInt64 = 1
 
     init(instance: VulkanInstance, physicalDevice: VkPhysicalDevice, info: VulkanDeviceInfo,
-         pushDescriptors: Bool, maxBindingBytes limit: Int?) throws {
+         pushDescriptors: Bool) throws {
         guard let family = info.computeQueueFamily else { throw VulkanError.noComputeQueue(device: info.summary) }
         self.instance = instance
         self.info = info
@@ -54,7 +54,7 @@ final class VulkanContext: @unchecked Sendable {
         queueFamily = UInt32(family)
         usesPushDescriptors = pushDescriptors && info.pushDescriptors
         let range = min(info.maxStorageBufferRange, info.maxMemoryAllocationSize ?? info.maxStorageBufferRange)
-        maxBindingBytes = max(4, min(range, limit ?? range))
+        maxBindingBytes = max(4, range)
         maxGroupsX = info.maxComputeWorkGroupCount[0]
 
         var extensions: [String] = []

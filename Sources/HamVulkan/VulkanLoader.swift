@@ -21,18 +21,17 @@ final class VulkanLoader: @unchecked Sendable {
         self.path = path
     }
 
-    /// Library names to try, in order.
+    /// Library names to try, in order: `$HAMRUN_VULKAN_LOADER` alone when set (a carried
+    /// loader must not silently fall back to the system's), else the system loader.
     static var candidates: [String] {
-        var names: [String] = []
         if let explicit = ProcessInfo.processInfo.environment["HAMRUN_VULKAN_LOADER"], !explicit.isEmpty {
-            names.append(explicit)
+            return [explicit]
         }
         #if os(macOS)
-        names += ["libvulkan.1.dylib", "libvulkan.dylib", "libMoltenVK.dylib"]
+        return ["libvulkan.1.dylib", "libvulkan.dylib", "libMoltenVK.dylib"]
         #else
-        names += ["libvulkan.so.1", "libvulkan.so"]
+        return ["libvulkan.so.1", "libvulkan.so"]
         #endif
-        return names
     }
 
     /// The process's loader, opened once and never closed (drivers register exit handlers).

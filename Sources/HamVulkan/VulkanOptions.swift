@@ -10,8 +10,9 @@ public struct VulkanOptions: Sendable {
     /// Use VK_KHR_push_descriptor when the device has it (else cached descriptor sets).
     public var pushDescriptors: Bool
     public var barrierMode: BarrierMode
-    /// Lower the binding limit below the device's, so tests can split small weights.
-    public var maxBindingBytes: Int?
+    /// Split weights above this many bytes (below the device's binding limit), so tests can
+    /// split small weights.
+    public var maxWeightPieceBytes: Int?
     /// Overrides `prefersRunAhead` (measurements).
     public var runAhead: Bool?
     /// Invocations per output feature in the streaming product (a power of two up to 128);
@@ -20,13 +21,13 @@ public struct VulkanOptions: Sendable {
 
     public init(device: Int? = nil, validation: Bool = false, synchronizationValidation: Bool = false,
                 pushDescriptors: Bool = true, barrierMode: BarrierMode = .tracked,
-                maxBindingBytes: Int? = nil, runAhead: Bool? = nil, matvecThreadsPerRow: Int? = nil) {
+                maxWeightPieceBytes: Int? = nil, runAhead: Bool? = nil, matvecThreadsPerRow: Int? = nil) {
         self.device = device
         self.validation = validation
         self.synchronizationValidation = synchronizationValidation
         self.pushDescriptors = pushDescriptors
         self.barrierMode = barrierMode
-        self.maxBindingBytes = maxBindingBytes
+        self.maxWeightPieceBytes = maxWeightPieceBytes
         self.runAhead = runAhead
         self.matvecThreadsPerRow = matvecThreadsPerRow
     }
