@@ -7,11 +7,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Model directory (config.json, model.safetensors, tokenizer.json). Default: the model embedded in the repository.")
     var model: String?
 
-    @Option(help: "cpu (more backends arrive with the Vulkan backend).")
-    var backend: BackendChoice = .cpu
-
-    @Option(help: "CPU threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var backendOptions: BackendOptions
 
     /// The embedded model: `Models/shakespeare-hamburger` of the repository this binary was
     /// built from, or `$HAMRUN_MODEL`.
@@ -21,9 +17,6 @@ struct ModelOptions: ParsableArguments {
             .deletingLastPathComponent().appendingPathComponent("Models/shakespeare-hamburger").path
     }
 
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads is \(threads); expected at least 1") }
-    }
 
     func loadDirectory() throws -> ModelDirectory {
         guard let path = model else {
@@ -38,16 +31,13 @@ struct ModelOptions: ParsableArguments {
 
     /// The graph of `directory` in `mode` on the chosen backend.
     func makeGraph(_ directory: ModelDirectory, mode: GenerationMode) throws -> InferenceGraph {
-        switch backend {
-        case .cpu:
-            let cpu = CPUBackend(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        switch try backendOptions.resolve() {
+        case .cpu(let cpu):
             return try HAMburgerGraph(model: directory, backend: cpu, mode: mode)
+        case .vulkan(let vulkan):
+            return try HAMburgerGraph(model: directory, backend: vulkan, mode: mode)
         }
     }
-}
-
-enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
-    case cpu
 }
 
 extension GenerationMode: ExpressibleByArgument {}

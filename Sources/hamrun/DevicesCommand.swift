@@ -1,0 +1,21 @@
+import ArgumentParser
+import HamVulkan
+
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List the Vulkan devices: type, memory heaps and the limits the kernels depend on.")
+
+    func run() throws {
+        let devices = try VulkanDevices.list()
+        guard !devices.isEmpty else { throw VulkanError.noDevice }
+        let preferred = VulkanDeviceInfo.preferred(devices)
+        for device in devices {
+            print(device.report)
+        }
+        if let preferred {
+            let auto = preferred.type.isGPU ? "--backend auto uses it" : "--backend auto uses the CPU backend (no GPU)"
+            print("default Vulkan device: \(preferred.index) (\(preferred.summary)); \(auto)")
+        }
+    }
+}

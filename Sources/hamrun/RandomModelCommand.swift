@@ -1,0 +1,33 @@
+import ArgumentParser
+import HamChecks
+import HamCore
+
+struct RandomModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "random-model",
+        abstract: "Write a model directory with random weights of a known shape (HAMburger modules included), for benchmarks.")
+
+    @Option(help: "llama-3.2-1b (1.24 B parameters, 2.5 GB in bf16), small (0.1 B) or tiny.")
+    var shape: RandomModel.Shape = .small
+
+    @Option(help: "Directory to create.")
+    var out: String
+
+    @Option(help: "Weight dtype: bf16, f16 or f32.")
+    var dtype: DType = .bf16
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 1
+
+    func validate() throws {
+        guard dtype != .i32 else { throw ValidationError("--dtype is i32; expected bf16, f16 or f32") }
+    }
+
+    func run() throws {
+        try RandomModel.write(config: shape.config, dtype: dtype, seed: seed, to: out)
+        print("wrote \(out) (\(shape.rawValue), \(dtype))")
+    }
+}
+
+extension RandomModel.Shape: ExpressibleByArgument {}
+extension DType: ExpressibleByArgument {}
