@@ -6,6 +6,12 @@ struct DevicesCommand: ParsableCommand {
         commandName: "devices",
         abstract: "List the Vulkan devices: type, memory heaps and the limits the kernels depend on.")
 
+    @Flag(help: "Also measure submission, read-back and dispatch latency on the default device (or --device).")
+    var latency = false
+
+    @Option(help: "Device to measure with --latency.")
+    var device: Int?
+
     func run() throws {
         let devices = try VulkanDevices.list()
         guard !devices.isEmpty else { throw VulkanError.noDevice }
@@ -16,6 +22,10 @@ struct DevicesCommand: ParsableCommand {
         if let preferred {
             let auto = preferred.type.isGPU ? "--backend auto uses it" : "--backend auto uses the CPU backend (no GPU)"
             print("default Vulkan device: \(preferred.index) (\(preferred.summary)); \(auto)")
+        }
+        if latency {
+            let backend = try VulkanBackend(options: VulkanOptions(device: device))
+            print("latency on \(backend.device.summary): \(try backend.measureLatency())")
         }
     }
 }
