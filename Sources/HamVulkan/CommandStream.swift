@@ -42,6 +42,9 @@ final class CommandStream {
     /// Called with the ids of buffers destroyed after a submission (stale descriptor sets).
     var onBuffersDestroyed: (([UInt64]) -> Void)?
     private(set) var statistics = VulkanStatistics()
+    /// Records no barriers at all: only for the test that shows synchronization validation
+    /// catches a missing one.
+    var omitBarriers = false
 
     private var ring: DeviceAllocation?
     private var ringCursor = 0
@@ -121,7 +124,7 @@ final class CommandStream {
             guard let entry = bindings[i], let buffer = entry.owner else { continue }
             if buffer.writeEpoch == epoch || (entry.writes && buffer.readEpoch == epoch) { needed = true }
         }
-        if needed { barrier() }
+        if needed && !omitBarriers { barrier() }
         for i in 0..<bindings.count {
             guard let entry = bindings[i], let buffer = entry.owner else { continue }
             if entry.writes { buffer.writeEpoch = epoch } else { buffer.readEpoch = epoch }

@@ -22,3 +22,23 @@ struct ValidationLogTests {
         backend.validationLog.clear()
     }
 }
+
+extension ValidationLogTests {
+    /// Without the barriers the stream records, synchronization validation reports the hazard
+    /// (so the empty logs of the other tests mean the barriers are right, not unchecked).
+    @Test func aMissingBarrierIsReported() throws {
+        let backend = try VulkanTestDevice.backend()
+        try #require(backend.validationEnabled, "the Khronos validation layer is not installed (apt-get install vulkan-validationlayers)")
+        let x = try backend.allocate(rows: 1, cols: 256, dtype: .f32)
+        let y = try backend.allocate(rows: 1, cols: 256, dtype: .f32)
+        try backend.synchronize()
+        backend.stream.omitBarriers = true
+        backend.sigmoid(x, out: y)
+        backend.add(y, y, out: x)
+        try backend.synchronize()
+        backend.stream.omitBarriers = false
+        let messages = backend.validationLog.messages
+        #expect(messages.contains { $0.contains("SYNC-HAZARD") }, "\(messages)")
+        backend.validationLog.clear()
+    }
+}
