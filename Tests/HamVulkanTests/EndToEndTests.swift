@@ -34,6 +34,21 @@ struct EndToEndTests {
         #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
     }
 
+    /// A context past the 256 KV slots the graph reserves first: the caches are reallocated and
+    /// copied mid-generation, the old buffers die while commands that use them are recorded, and
+    /// (with cached descriptor sets) their sets are recycled.
+    @Test func kvCacheGrowthKeepsTheTokens() throws {
+        var random = RandomModel.Random(seed: 3)
+        let prompt = (0..<250).map { _ in Int32(random.next() % 1000) }
+        func tokens<B: Backend>(_ backend: B) throws -> [Int32] {
+            let graph = try HAMburgerGraph(model: try ModelDirectory(path: ReferenceFixture.base.path), backend: backend, mode: .base)
+            return try Generator(graph: graph).generate(prompt: prompt, options: GenerationOptions(maxTokens: 12, mode: .base)).tokens
+        }
+        let vulkan = try VulkanTestDevice.backend(VulkanOptions(pushDescriptors: false))
+        #expect(try tokens(vulkan) == tokens(CPUBackend(threads: 2)))
+        #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
+    }
+
     /// The fixture's base model plus random HAMburger modules in three dtypes, written once.
     static let hamburgerModel: Result<String, Error> = Result {
         let directory = NSTemporaryDirectory() + "hamrun-vulkan-hamburger-\(ProcessInfo.processInfo.processIdentifier)"
