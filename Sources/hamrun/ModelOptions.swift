@@ -17,7 +17,6 @@ struct ModelOptions: ParsableArguments {
             .deletingLastPathComponent().appendingPathComponent("Models/shakespeare-hamburger").path
     }
 
-
     func loadDirectory() throws -> ModelDirectory {
         guard let path = model else {
             let embedded = Self.embeddedModelPath
