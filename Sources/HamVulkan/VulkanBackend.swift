@@ -9,7 +9,11 @@ import HamCore
 ///
 /// Ops cannot throw (the `Backend` protocol); a failure while recording one (an unsupported
 /// shape, a pipeline the driver refused) is kept and thrown by the next sync point.
-public final class VulkanBackend: Backend {
+///
+/// Every method takes one lock (the queue, the command pool and the recorder's state are not
+/// thread-safe in Vulkan), so a backend may be shared between threads; interleaving two graphs'
+/// ops on it is still the callers' business.
+public final class VulkanBackend: Backend, @unchecked Sendable {
     public typealias Buffer = VulkanBuffer
 
     public let device: VulkanDeviceInfo

@@ -5,8 +5,9 @@ import HamVulkan
 import Testing
 
 /// Whole generations on the Vulkan backend: the base model against the reference fixture's
-/// expected tokens and logits, and a HAMburger model (the fixture's base model with random
-/// HAMburger modules) step for step against the CPU backend.
+/// expected tokens and logits, and a HAMburger model whose modules are stored in three dtypes
+/// (the fixture's base model with random modules) step for step against the CPU backend, waiting
+/// for each stop decision and running ahead.
 @Suite(.serialized, .enabled(if: VulkanTestDevice.available, VulkanTestDevice.skipReason))
 struct EndToEndTests {
     static let baseCases = ReferenceFixture.cases.indices.filter { ReferenceFixture.cases[$0].mode == "base" }
@@ -87,12 +88,12 @@ struct EndToEndTests {
         let graph = try HAMburgerGraph(model: try ModelDirectory(path: try Self.hamburgerModel.get()), backend: backend, mode: .hamburger)
         var logits: [[Float]] = [], stops: [Float] = []
         let result = try Generator(graph: graph).generate(
-            prompt: prompt, options: GenerationOptions(maxTokens: 40, confidence: confidence, mode: .hamburger),
+            prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: confidence, mode: .hamburger),
             trace: trace ? { logits.append($0.logits); stops.append($0.stopProbability) } : nil)
         return (Run(steps: result.steps, stopProbabilities: stops), logits)
     }
 
-    @Test(arguments: [(0.5, true), (0.9, false), (0.99, false)])
+    @Test(arguments: [(0.5, true), (0.9, false)])
     func hamburgerStepsMatchTheCPUBackend(confidence: Double, trace: Bool) throws {
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
         let (cpu, cpuLogits) = try generate(CPUBackend(threads: 2), prompt: prompt, confidence: confidence, trace: trace)
