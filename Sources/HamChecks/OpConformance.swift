@@ -262,6 +262,15 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
                 subject.argmax(x.0, out: out.0)
                 reference.argmax(x.1, out: out.1)
                 compareIds("argmax", shape, out)
+                // Several tensors of different dtypes in one read.
+                do {
+                    let both = try subject.read([out.0, x.0])
+                    let wantIds = try reference.readTokens(out.1), wantValues = try reference.read(x.1)
+                    let ok = both[0].ids() == wantIds && both[1].floats() == wantValues
+                    results.append(OpCheckResult(op: "read_many", shape: shape, maxError: 0, failure: ok ? nil : "differs from single reads"))
+                } catch {
+                    results.append(OpCheckResult(op: "read_many", shape: shape, maxError: .infinity, failure: "\(error)"))
+                }
             }
             do {
                 let x = try activation(rows, cols, padding: 1), out = try output(rows, cols, padding: 2)

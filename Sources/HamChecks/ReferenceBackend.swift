@@ -65,6 +65,18 @@ public final class ReferenceBackend: Backend {
         (0..<tensor.count).map { Float(get(tensor, $0)) }
     }
 
+    public func read(_ tensors: [T]) throws -> [HostTensor] {
+        tensors.map { t in
+            switch t.dtype {
+            case .i32:
+                let ids = (0..<t.count).map { Int32(get(t, $0)) }
+                return ids.withUnsafeBytes { HostTensor(dtype: .i32, shape: [t.rows, t.cols], copying: $0) }
+            default:
+                return HostTensor(shape: [t.rows, t.cols], floats: (0..<t.count).map { Float(get(t, $0)) })
+            }
+        }
+    }
+
     public func readTokens(_ tensor: T) throws -> [Int32] {
         (0..<tensor.count).map { Int32(get(tensor, $0)) }
     }

@@ -267,7 +267,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
 
     public func read(_ tensor: Tensor<VulkanBuffer>) throws -> [Float] {
         try locked {
-            let bytes = try readBytes(tensor)
+            let bytes = try readBytes([tensor])[0]
             return [Float](unsafeUninitializedCapacity: tensor.count) { out, initialized in
                 bytes.withUnsafeBytes { raw in
                     if let source = raw.baseAddress, let target = out.baseAddress {
@@ -284,41 +284,56 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
             guard tensor.dtype == .i32 else {
                 throw VulkanError.unsupported("readTokens of a \(tensor.dtype) tensor")
             }
-            let bytes = try readBytes(tensor)
+            let bytes = try readBytes([tensor])[0]
             return bytes.withUnsafeBytes { raw in
                 (0..<tensor.count).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self) }
             }
         }
     }
 
-    /// The tensor's bytes after everything enqueued, piece by piece.
-    private func readBytes(_ tensor: Tensor<VulkanBuffer>) throws -> [UInt8] {
-        var ranges: [(entry: Bindings.Entry, offset: Int, bytes: Int)] = []
-        let size = tensor.dtype.byteSize
-        var element = tensor.offset
-        let end = tensor.offset + tensor.count
-        while element < end {
-            guard let index = tensor.buffer.piece(containing: element) else {
-                throw VulkanError.unsupported("read beyond the end of a buffer")
+    /// One submission for all of them: a micro step's token and stop probability come back together.
+    public func read(_ tensors: [Tensor<VulkanBuffer>]) throws -> [HostTensor] {
+        try locked {
+            try zip(tensors, readBytes(tensors)).map { tensor, bytes in
+                bytes.withUnsafeBytes { HostTensor(dtype: tensor.dtype, shape: [tensor.rows, tensor.cols], copying: $0) }
             }
-            let piece = tensor.buffer.pieces[index]
-            let count = min(end, piece.firstElement + piece.elementCount) - element
-            ranges.append((entry(tensor.buffer, piece: index), (element - piece.firstElement) * size, count * size))
-            element += count
+        }
+    }
+
+    /// The tensors' bytes after everything enqueued, piece by piece, in one read-back.
+    private func readBytes(_ tensors: [Tensor<VulkanBuffer>]) throws -> [[UInt8]] {
+        var ranges: [(entry: Bindings.Entry, offset: Int, bytes: Int)] = []
+        for tensor in tensors {
+            let size = tensor.dtype.byteSize
+            var element = tensor.offset
+            let end = tensor.offset + tensor.count
+            while element < end {
+                guard let index = tensor.buffer.piece(containing: element) else {
+                    throw VulkanError.unsupported("read beyond the end of a buffer")
+                }
+                let piece = tensor.buffer.pieces[index]
+                let count = min(end, piece.firstElement + piece.elementCount) - element
+                ranges.append((entry(tensor.buffer, piece: index), (element - piece.firstElement) * size, count * size))
+                element += count
+            }
         }
         // Everything recorded so far runs first; its failure is this read's failure.
         let kept = pendingError
         pendingError = nil
-        var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
+        var results: [[UInt8]] = []
         do {
             try stream.read(ranges) { source in
-                bytes.withUnsafeMutableBytes { $0.copyMemory(from: source) }
+                var position = 0
+                for tensor in tensors {
+                    results.append(Array(UnsafeRawBufferPointer(rebasing: source[position..<(position + tensor.byteCount)])))
+                    position += tensor.byteCount
+                }
             }
         } catch {
             throw kept ?? error
         }
         if let kept { throw kept }
-        return bytes
+        return results
     }
 
     // MARK: Helpers for the ops

@@ -40,6 +40,9 @@ public protocol Backend: AnyObject {
     func read(_ tensor: T) throws -> [Float]
     /// Waits for all enqueued work and returns the ids of an `.i32` tensor.
     func readTokens(_ tensor: T) throws -> [Int32]
+    /// Waits once for all enqueued work and returns copies of several tensors in their dtypes
+    /// (a micro step's token and stop probability come back in one sync).
+    func read(_ tensors: [T]) throws -> [HostTensor]
 
     // MARK: Ops
 

@@ -40,8 +40,7 @@ extension HAMburgerGraph: InferenceGraph {
 
     public func readMicroSteps(_ count: Int) throws -> (tokens: [Int32], stopProbabilities: [Float]) {
         guard let microTokens, let stopProbabilities else { return ([], []) }
-        let tokens = try backend.readTokens(microTokens.rows(0..<count))
-        let stops = try backend.read(stopProbabilities.rows(0..<count))
-        return (tokens, stops)
+        let read = try backend.read([microTokens.rows(0..<count), stopProbabilities.rows(0..<count)])
+        return (read[0].ids(), read[1].floats())
     }
 }

@@ -35,6 +35,12 @@ public struct HostTensor: @unchecked Sendable {
         self.init(dtype: dtype, shape: shape, data: UnsafeRawPointer(buffer.pointer), owner: buffer)
     }
 
+    /// The elements of an `.i32` tensor (token ids).
+    public func ids() -> [Int32] {
+        precondition(dtype == .i32, "ids() of a \(dtype) tensor")
+        return Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Int32.self), count: count))
+    }
+
     /// All elements widened to f32.
     public func floats() -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { buffer, initialized in

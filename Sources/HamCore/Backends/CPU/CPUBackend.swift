@@ -87,6 +87,10 @@ public final class CPUBackend: Backend {
         }
     }
 
+    public func read(_ tensors: [Tensor<CPUBuffer>]) throws -> [HostTensor] {
+        tensors.map { HostTensor(dtype: $0.dtype, shape: [$0.rows, $0.cols], copying: UnsafeRawBufferPointer(start: raw($0), count: $0.byteCount)) }
+    }
+
     public func readTokens(_ tensor: Tensor<CPUBuffer>) throws -> [Int32] {
         precondition(tensor.dtype == .i32)
         return Array(UnsafeBufferPointer(start: i32(tensor), count: tensor.count))
