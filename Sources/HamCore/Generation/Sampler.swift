@@ -29,10 +29,12 @@ public struct SamplingOptions: Sendable, Equatable {
 }
 
 /// Draws tokens from logits on the host with a seeded generator, so a seed reproduces a run.
+/// A vocabulary of 128k tokens is never sorted whole: only the candidates that can be in the
+/// top-k or in the nucleus are.
 public struct Sampler {
     public let options: SamplingOptions
     private var state: UInt64
-    private var candidates: [(index: Int32, value: Float)] = []
+    private var candidates: [(index: Int32, weight: Double)] = []
 
     public init(options: SamplingOptions) {
         self.options = options
@@ -50,34 +52,63 @@ public struct Sampler {
     }
 
     public mutating func sample(_ logits: [Float]) -> Int32 {
-        let inverseTemperature = Float(1 / options.temperature)
-        candidates.removeAll(keepingCapacity: true)
-        for (i, value) in logits.enumerated() { candidates.append((Int32(i), value * inverseTemperature)) }
-        if options.topK > 0 && options.topK < candidates.count {
-            // Partial selection is enough for top-k; sort what remains for top-p.
-            candidates.sort { $0.value > $1.value }
-            candidates.removeSubrange(options.topK...)
-        } else if options.topP < 1 {
-            candidates.sort { $0.value > $1.value }
-        }
-        let maximum = candidates.reduce(-Float.infinity) { max($0, $1.value) }
-        var weights = candidates.map { Double(expf($0.value - maximum)) }
-        var total = weights.reduce(0, +)
-        if options.topP < 1 {
-            var kept = 0, mass = 0.0
-            while kept < weights.count {
-                mass += weights[kept] / total
-                kept += 1
-                if mass >= options.topP { break }
+        guard !logits.isEmpty else { return 0 }
+        let inverseTemperature = 1 / options.temperature
+        let maximum = Double(logits.max() ?? 0)
+        // Unnormalized probabilities relative to the most likely token (which has weight 1).
+        var total = 0.0
+        for value in logits { total += exp((Double(value) - maximum) * inverseTemperature) }
+        if options.topK == 0 && options.topP >= 1 {
+            // Plain temperature sampling needs no ordering at all.
+            var target = nextUniform() * total
+            for (i, value) in logits.enumerated() {
+                target -= exp((Double(value) - maximum) * inverseTemperature)
+                if target < 0 { return Int32(i) }
             }
-            weights.removeSubrange(kept...)
-            total = weights.reduce(0, +)
+            return Int32(logits.count - 1)
         }
-        var target = nextUniform() * total
-        for (i, w) in weights.enumerated() {
-            target -= w
-            if target < 0 { return candidates[i].index }
+
+        // The candidates: tokens whose probability is at least `cutoff` of the top one. If they
+        // hold the top-k, or at least top-p of the mass, the answer lies among them (they are
+        // exactly the most likely tokens); otherwise lower the cutoff and look again.
+        var cutoff = 1e-4
+        while true {
+            candidates.removeAll(keepingCapacity: true)
+            var mass = 0.0
+            for (i, value) in logits.enumerated() {
+                let weight = exp((Double(value) - maximum) * inverseTemperature)
+                if weight >= cutoff {
+                    candidates.append((Int32(i), weight))
+                    mass += weight
+                }
+            }
+            let enoughForTopK = options.topK > 0 && candidates.count >= options.topK
+            let enoughForTopP = options.topK == 0 && mass >= options.topP * total
+            if enoughForTopK || enoughForTopP || cutoff == 0 { break }
+            cutoff = cutoff > 1e-30 ? cutoff * 1e-6 : 0
         }
-        return candidates[weights.count - 1].index
+        candidates.sort { $0.weight > $1.weight || ($0.weight == $1.weight && $0.index < $1.index) }
+        if options.topK > 0 && options.topK < candidates.count {
+            candidates.removeSubrange(options.topK...)
+        }
+        var kept = candidates.count
+        if options.topP < 1 {
+            // The smallest prefix whose probability reaches top-p, of what top-k left.
+            let keptTotal = options.topK > 0 ? candidates.reduce(0) { $0 + $1.weight } : total
+            var mass = 0.0
+            kept = 0
+            while kept < candidates.count {
+                mass += candidates[kept].weight
+                kept += 1
+                if mass >= options.topP * keptTotal { break }
+            }
+        }
+        let keptMass = candidates[0..<kept].reduce(0) { $0 + $1.weight }
+        var target = nextUniform() * keptMass
+        for candidate in candidates[0..<kept] {
+            target -= candidate.weight
+            if target < 0 { return candidate.index }
+        }
+        return candidates[kept - 1].index
     }
 }
