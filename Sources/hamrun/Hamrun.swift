@@ -12,6 +12,7 @@ struct Hamrun: ParsableCommand {
 
     /// Errors print as one line on stderr with a non-zero status; `--help` prints in full.
     static func main() {
+        LoggingOptions.installHandler()
         do {
             var command = try parseAsRoot()
             try command.run()

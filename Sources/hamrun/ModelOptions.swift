@@ -8,6 +8,7 @@ struct ModelOptions: ParsableArguments {
     var model: String?
 
     @OptionGroup var backendOptions: BackendOptions
+    @OptionGroup var logging: LoggingOptions
 
     /// The embedded model: `Models/shakespeare-hamburger` of the repository this binary was
     /// built from, or `$HAMRUN_MODEL`.
@@ -18,6 +19,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func loadDirectory() throws -> ModelDirectory {
+        logging.bootstrap()
         guard let path = model else {
             let embedded = Self.embeddedModelPath
             guard FileManager.default.fileExists(atPath: embedded) else {

@@ -44,6 +44,16 @@ import Testing
         #expect(summary.contains("KV slots"))
     }
 
+    @Test func traceLogGoesToStderrAndLeavesTheJSONAlone() throws {
+        let result = try HamrunProcess.run(["generate", "--model", base, "--prompt-ids", "1019,418", "--max-tokens", "3",
+                                            "--log-level", "trace", "--json"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("macro step 0"))
+        #expect(result.stderr.contains("model \(base)"))
+        let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+        #expect(report.tokens.count == 3)
+    }
+
     /// Every bad input: a non-zero exit and exactly one line on stderr naming the problem.
     @Test(arguments: [
         (["generate", "--model", "/nonexistent/model", "--prompt-ids", "1"], "/nonexistent/model"),
@@ -60,6 +70,7 @@ import Testing
         (["generate", "--model", "MODEL"], "--prompt"),
         (["generate", "--prompt-ids", "1", "--bogus", "--model", "MODEL"], "--bogus"),
         (["bench", "--prompt-tokens", "0", "--model", "MODEL"], "--prompt-tokens"),
+        (["generate", "--prompt-ids", "1", "--log-level", "loud", "--model", "MODEL"], "loud"),
     ])
     func badInput(arguments: [String], mentions: String) throws {
         let result = try HamrunProcess.run(arguments.map { $0 == "MODEL" ? base : $0 })

@@ -124,6 +124,7 @@ public final class Generator {
             }
             result.steps.append(step)
             result.tokens += step
+            log.trace("macro step \(result.steps.count - 1): \(step), KV slots \(graph.slotsUsed)")
             onStep?(step)
         }
         pending = result.steps.last ?? []
@@ -132,6 +133,7 @@ public final class Generator {
         result.stats.generatedTokens = result.tokens.count
         result.stats.macroSteps = result.steps.count
         result.stats.kvSlots = graph.slotsUsed
+        log.debug("generated \(result.stats.generatedTokens) tokens in \(result.stats.macroSteps) macro steps; prefill \(result.stats.prefillSeconds) s, decode \(result.stats.decodeSeconds) s")
         return result
     }
 
@@ -177,6 +179,7 @@ public final class Generator {
                 probability = read.stopProbabilities[i]
             }
             step.append(token)
+            log.trace("micro step \(i): token \(token), p_stop \(probability)")
             if stops(probability) { break }
         }
         return step

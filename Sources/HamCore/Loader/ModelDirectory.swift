@@ -35,6 +35,8 @@ public struct ModelDirectory: Sendable {
         }
         eosTokenIds = eos
         bosTokenId = bos
+        let dtypes = Set(weights.names.compactMap { weights.dtype(of: $0)?.rawValue }).sorted().joined(separator: "/")
+        log.info("model \(path): \(weights.names.count) tensors (\(dtypes)), \(config.numHiddenLayers) layers, hidden \(config.hiddenSize), vocabulary \(config.vocabSize)\(config.hamburger.map { ", HAMburger with \($0.numMicroLayers) micro layers, max_steps \($0.maxSteps)" } ?? "")")
     }
 
     public var tokenizerPath: String? {

@@ -133,6 +133,7 @@ public final class HAMburgerGraph<B: Backend> {
             stepMean = nil; mergerQuery = nil; mergerOut = nil
         }
         try reserve(slots: 256)
+        log.info("graph on \(backend.name): \(mode.rawValue), \(baseBytesPerForward >> 20) MiB of weights per base forward, \(microBytesPerStep >> 20) MiB per micro step")
     }
 
     /// Forgets the context (the KV cache is kept allocated).
@@ -345,6 +346,7 @@ public final class HAMburgerGraph<B: Backend> {
         keys = newKeys
         values = newValues
         capacity = newCapacity
+        log.debug("KV cache: \(newCapacity) slots per layer (\(kvCacheBytes >> 20) MiB with the micro-step decoder's)")
     }
 
     /// Bytes of weights one base forward reads (all layers, final norm, lm_head), and one micro
