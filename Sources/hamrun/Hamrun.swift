@@ -22,8 +22,16 @@ struct Hamrun: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            FileHandle.standardError.write(Data("hamrun: error: \(message(for: error))\n".utf8))
+            FileHandle.standardError.write(Data("hamrun: error: \(oneLine(message(for: error)))\n".utf8))
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
+}
+
+/// ArgumentParser lists allowed values one per line; an error here is one line.
+func oneLine(_ message: String) -> String {
+    let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    guard let first = lines.first else { return message }
+    let items = lines.dropFirst().map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }
+    return items.isEmpty ? first : first + " " + items.joined(separator: ", ")
 }
