@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HamCore
 import HamTokenizer
 
 /// `--model DIR` or `--tokenizer FILE`, shared by the tokenizer commands.
@@ -96,7 +97,7 @@ struct DetokenizeCommand: ParsableCommand {
         } else {
             for (number, line) in jsonLines(input) {
                 let ids = try parseIds(line, where: "stdin line \(number)")
-                out.write(jsonString(try decode(tokenizer, ids, where: "stdin line \(number)")))
+                out.write(jsonQuoted(try decode(tokenizer, ids, where: "stdin line \(number)")))
                 out.write("\n")
             }
         }
@@ -270,30 +271,6 @@ func jsonArray(_ ids: [Int32]) -> String {
     "[" + ids.map(String.init).joined(separator: ", ") + "]"
 }
 
-/// A JSON string literal: quotes, backslashes and control characters escaped, everything
-/// else (all of Unicode) written as UTF-8.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
 
 /// Collects output and writes it in large blocks; printing line by line is slow for
 /// the hundred-thousand-line files the comparison scripts send.

@@ -20,7 +20,7 @@ public indirect enum JSONDocument: Equatable, Sendable {
 
         public init(key: String, value: JSONDocument) {
             self.key = key
-            self.keyLiteral = JSONDocument.quote(key)
+            self.keyLiteral = jsonQuoted(key)
             self.value = value
         }
 
@@ -31,7 +31,7 @@ public indirect enum JSONDocument: Equatable, Sendable {
         }
     }
 
-    public static func string(_ value: String) -> JSONDocument { .string(literal: quote(value), value: value) }
+    public static func string(_ value: String) -> JSONDocument { .string(literal: jsonQuoted(value), value: value) }
     public static func integer(_ value: Int) -> JSONDocument { .number(String(value)) }
 
     /// The member `key` of an object.
@@ -279,24 +279,4 @@ public indirect enum JSONDocument: Equatable, Sendable {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
 }

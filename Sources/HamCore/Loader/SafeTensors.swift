@@ -124,14 +124,14 @@ public enum SafeTensorsWriter {
         var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
-            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\(jsonQuoted($0.value))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
         for (name, dtype, shape) in tensors {
             let end = offset + shape.reduce(1, *) * dtype.byteSize
             let dims = shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(jsonQuoted(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         header += parts.joined(separator: ",") + "}"
@@ -143,25 +143,6 @@ public enum SafeTensorsWriter {
         return result + headerBytes
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// Writes next to the destination and renames, so a failed write never leaves half a file.
