@@ -7,8 +7,12 @@ import HamVulkan
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check every op of a backend against a reference (Vulkan against the CPU backend, the CPU backend against plain loops).",
-        discussion: "Prints one line per check and a summary; exits non-zero if any check fails or the Vulkan validation layer reports anything.")
+        abstract: "Check every op of a backend against a reference (Vulkan against the CPU backend, the CPU backend against plain loops), or reproduce reference generations.",
+        discussion: """
+            Prints one line per check and a summary; exits non-zero if any check fails or the Vulkan validation layer reports anything.
+            With --reference FILE --model DIR it instead runs every case of FILE (the shared fixtures' expected.json schema) on the \
+            chosen backend and compares tokens, step boundaries, logits and stop probabilities.
+            """)
 
     @OptionGroup var backendOptions: BackendOptions
 
@@ -24,7 +28,21 @@ struct CheckCommand: ParsableCommand {
     @Flag(name: .customLong("failures-only"), help: "Print only failed checks and the summary.")
     var failuresOnly = false
 
+    @Option(help: "Reference generations to reproduce (expected.json of the shared fixtures' schema).")
+    var reference: String?
+
+    @Option(help: "With --reference: the model directory the reference was made with.")
+    var model: String?
+
+    func validate() throws {
+        if (reference == nil) != (model == nil) { throw ValidationError("--reference and --model go together") }
+    }
+
     func run() throws {
+        if let reference, let model {
+            try checkReference(reference, model: model)
+            return
+        }
         let seed = self.seed ?? UInt64(Date().timeIntervalSince1970 * 1000)
         let start = ContinuousClock.now
         let results: [OpCheckResult]
@@ -56,5 +74,36 @@ struct CheckCommand: ParsableCommand {
             for message in validationMessages.prefix(20) { print("  \(message)") }
         }
         if failed > 0 || !(validationMessages ?? []).isEmpty { throw ExitCode.failure }
+    }
+
+    /// Every case of a reference file on the chosen backend, one line each.
+    private func checkReference(_ path: String, model: String) throws {
+        let cases = try ReferenceCases.load(path: path).cases
+        let directory = try ModelDirectory(path: model)
+        let backend = try backendOptions.resolve(validation: validation)
+        var failed = 0
+        var backendName = ""
+        for (index, c) in cases.enumerated() {
+            let mode: GenerationMode = c.isBase ? .base : .hamburger
+            let graph: InferenceGraph
+            switch backend {
+            case .cpu(let cpu): graph = try HAMburgerGraph(model: directory, backend: cpu, mode: mode)
+            case .vulkan(let vulkan): graph = try HAMburgerGraph(model: directory, backend: vulkan, mode: mode)
+            }
+            backendName = graph.backendName
+            let differences = try ReferenceCases.differences(c, generator: Generator(graph: graph))
+            if differences.isEmpty {
+                if !failuresOnly { print("ok   case \(index) \(c.label)") }
+            } else {
+                failed += 1
+                print("FAIL case \(index) \(c.label): \(differences.count) differences; first: \(differences[0])")
+            }
+        }
+        print("\(path) on \(backendName): \(cases.count) cases, \(failed) failed")
+        if case .vulkan(let vulkan) = backend, validation, !vulkan.validationLog.messages.isEmpty {
+            print("validation: \(vulkan.validationLog.messages.count) messages")
+            throw ExitCode.failure
+        }
+        if failed > 0 { throw ExitCode.failure }
     }
 }

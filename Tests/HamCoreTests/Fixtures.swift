@@ -1,4 +1,5 @@
 import Foundation
+import HamChecks
 @testable import HamCore
 
 /// Paths of the reference data copied into Tests/Fixtures (see each folder's ORIGIN.md).
@@ -21,30 +22,6 @@ enum Fixtures {
         return output
     }
 
-    struct Expected: Decodable {
-        var cases: [Case]
-    }
-
-    struct Case: Decodable {
-        var prompt: String
-        var prompt_ids: [Int32]
-        var mode: String?
-        var confidence: Double?
-        var max_new_tokens: Int?
-        var steps: [[Int32]]?
-        var micro_trace: [Trace]?
-        var stop_probs: [Float]?
-        var last_logits: [Float]?
-        var greedy_ids: [Int32]?
-    }
-
-    struct Trace: Decodable {
-        var top2: [Int32]
-        var top2_logits: [Float]
-        var logsumexp: Float
-    }
-
-    static func expected() throws -> Expected {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: tiny.appendingPathComponent("expected.json")))
-    }
+    static let cases: [ReferenceCases.Case] =
+        (try? ReferenceCases.load(path: tiny.appendingPathComponent("expected.json").path).cases) ?? []
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HamChecks
 import HamCore
 
 /// The shared reference fixture copied into Tests/Fixtures (see its ORIGIN.md).
@@ -6,28 +7,6 @@ enum ReferenceFixture {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/tiny-hamburger-ref")
     static let base = root.appendingPathComponent("base")
-
-    struct Expected: Decodable {
-        var cases: [Case]
-    }
-
-    struct Case: Decodable {
-        var prompt_ids: [Int32]
-        var mode: String?
-        var confidence: Double?
-        var max_new_tokens: Int?
-        var steps: [[Int32]]?
-        var micro_trace: [Trace]?
-        var stop_probs: [Float]?
-        var last_logits: [Float]?
-        var greedy_ids: [Int32]?
-    }
-
-    struct Trace: Decodable {
-        var top2: [Int32]
-        var top2_logits: [Float]
-        var logsumexp: Float
-    }
 
     /// The fixture's Lightning checkpoint converted into a model directory, once per process.
     static let hamburger: Result<String, Error> = Result {
@@ -37,9 +16,6 @@ enum ReferenceFixture {
         return output
     }
 
-    static let cases: [Case] = {
-        guard let data = try? Data(contentsOf: root.appendingPathComponent("expected.json")),
-              let expected = try? JSONDecoder().decode(Expected.self, from: data) else { return [] }
-        return expected.cases
-    }()
+    static let cases: [ReferenceCases.Case] =
+        (try? ReferenceCases.load(path: root.appendingPathComponent("expected.json").path).cases) ?? []
 }

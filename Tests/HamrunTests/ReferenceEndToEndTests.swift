@@ -53,3 +53,17 @@ import Testing
         }
     }
 }
+
+@Suite struct CheckReferenceCommandTests {
+    @Test func checkReferenceReproducesTheFixtureOnTheCPU() throws {
+        let fixture = ReferenceEndToEndTests.fixture
+        let model = NSTemporaryDirectory() + "hamrun-checkref-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: model) }
+        _ = try HamrunProcess.run(["convert", "--checkpoint", fixture.appendingPathComponent("hamburger.ckpt").path,
+                                   "--base", fixture.appendingPathComponent("base").path, "--out", model])
+        let r = try HamrunProcess.run(["check", "--reference", fixture.appendingPathComponent("expected.json").path,
+                                       "--model", model, "--backend", "cpu"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("24 cases, 0 failed"))
+    }
+}

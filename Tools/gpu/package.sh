@@ -49,5 +49,9 @@ else
 fi
 
 cp Tools/gpu/run-checks.sh Tools/gpu/README.md "$bundle/"
+# The reference fixture: run-checks.sh converts its checkpoint and reproduces every case on the GPU.
+mkdir -p "$bundle/reference/base"
+cp Tests/Fixtures/tiny-hamburger-ref/hamburger.ckpt Tests/Fixtures/tiny-hamburger-ref/expected.json "$bundle/reference/"
+cp Tests/Fixtures/tiny-hamburger-ref/base/* "$bundle/reference/base/"
 tar -C "$out" -cJf "$out/hamrun-gpu.tar.xz" hamrun-gpu
 echo "bundle: $bundle ($(du -sh "$bundle" | cut -f1)), archive: $out/hamrun-gpu.tar.xz ($(du -h "$out/hamrun-gpu.tar.xz" | cut -f1))"

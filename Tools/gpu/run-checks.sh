@@ -6,6 +6,8 @@
 #   2. hamrun devices --latency        devices, limits, submit/read/dispatch latency
 #   3. hamrun check --backend vulkan   every op against the CPU backend, full shapes
 #   4. hamrun check ... --quick --validation   small shapes with the Khronos validation layer
+#   4b. hamrun convert + check --reference     every case of the authors' reference fixture
+#                                      reproduced on the GPU (tokens, steps, logits, stop probabilities)
 #   5. hamrun bench                    a model with Llama-3.2-1B's shapes and random weights:
 #                                      tokens/s and achieved weight bandwidth, base mode,
 #                                      HAMburger with forced 1- and 4-token steps, and
@@ -75,6 +77,16 @@ step "op checks, full shapes"
 run check --backend vulkan "${device[@]}" --failures-only || failures=$((failures + 1))
 step "op checks, quick shapes, validation layer"
 run check --backend vulkan "${device[@]}" --quick --validation --failures-only || failures=$((failures + 1))
+
+step "reference generations"
+if [ -f "$bundle/reference/hamburger.ckpt" ]; then
+  reference_model="${TMPDIR:-/tmp}/hamrun-reference-model"
+  rm -rf "$reference_model"
+  run convert --checkpoint "$bundle/reference/hamburger.ckpt" --base "$bundle/reference/base" --out "$reference_model" || failures=$((failures + 1))
+  run check --reference "$bundle/reference/expected.json" --model "$reference_model" --backend vulkan "${device[@]}" --failures-only || failures=$((failures + 1))
+else
+  say "no reference/ folder next to the script; skipped"
+fi
 
 step "benchmark"
 model=${BENCH_MODEL:-}

@@ -1,0 +1,114 @@
+import Foundation
+import HamCore
+
+/// Reference generations in the schema of the shared fixtures (`expected.json`): what the
+/// HAMburger authors' PyTorch modules produced, to be reproduced token for token, step for step,
+/// on any backend. The tests check them on the CPU and on Vulkan; `hamrun check --reference` on
+/// any machine.
+public struct ReferenceCases: Decodable, Sendable {
+    public var cases: [Case]
+
+    public struct Case: Decodable, Sendable {
+        public var prompt: String?
+        public var prompt_ids: [Int32]
+        /// `nil` for a HAMburger generation, `"base"` for plain greedy decoding of the base model.
+        public var mode: String?
+        public var confidence: Double?
+        public var max_new_tokens: Int?
+        public var steps: [[Int32]]?
+        public var micro_trace: [Trace]?
+        public var stop_probs: [Float]?
+        public var last_logits: [Float]?
+        public var greedy_ids: [Int32]?
+
+        public var isBase: Bool { mode == "base" }
+        public var maxTokens: Int { max_new_tokens ?? (isBase ? (greedy_ids?.count ?? 0) : 48) }
+        public var label: String { "\(isBase ? "base" : "confidence \(confidence ?? 0)") '\(prompt ?? prompt_ids.map(String.init).joined(separator: ","))'" }
+
+        /// The reference stops after the step that reaches the limit; hamrun cuts that step.
+        public var expectedSteps: [[Int32]] {
+            var out: [[Int32]] = [], total = 0
+            for step in steps ?? [] where total < maxTokens {
+                let kept = Array(step.prefix(maxTokens - total))
+                out.append(kept)
+                total += kept.count
+            }
+            return out
+        }
+    }
+
+    public struct Trace: Decodable, Sendable {
+        public var top2: [Int32]
+        public var top2_logits: [Float]
+        public var logsumexp: Float
+    }
+
+    public static func load(path: String) throws -> ReferenceCases {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw LoadError.fileNotFound(path: path)
+        }
+        do {
+            return try JSONDecoder().decode(ReferenceCases.self, from: data)
+        } catch {
+            throw LoadError.malformed(path: path, detail: "not reference cases (expected {\"cases\": [...]} as in the shared fixtures)")
+        }
+    }
+
+    /// Tolerances of the issue: logits within 1e-3, stop probabilities within 1e-4.
+    public static let logitTolerance: Float = 1e-3
+    public static let stopTolerance: Float = 1e-4
+
+    /// Runs `c` with `generator` and returns every difference from the reference (none: it
+    /// reproduces). HAMburger cases compare tokens, step boundaries, and each micro step's token,
+    /// top-1 logit, logsumexp and stop probability; base cases the greedy ids and the logits
+    /// after the prompt.
+    public static func differences(_ c: Case, generator: Generator) throws -> [String] {
+        var failures: [String] = []
+        var traces: [MicroStepTrace] = []
+        let options = GenerationOptions(maxTokens: c.maxTokens, confidence: c.confidence ?? ModelConfig.defaultConfidence,
+                                        mode: c.isBase ? .base : .hamburger)
+        let result = try generator.generate(prompt: c.prompt_ids, options: options, trace: { traces.append($0) })
+
+        if c.isBase {
+            if result.tokens != c.greedy_ids ?? [] {
+                failures.append("greedy ids \(result.tokens); expected \(c.greedy_ids ?? [])")
+            }
+            if let reference = c.last_logits, let logits = traces.first?.logits {
+                if logits.count != reference.count {
+                    failures.append("\(logits.count) logits; expected \(reference.count)")
+                } else if let worst = zip(logits, reference).map({ abs($0 - $1) }).max(), worst >= logitTolerance {
+                    failures.append("logits after the prompt differ by up to \(worst)")
+                }
+            }
+            return failures
+        }
+
+        if result.steps != c.expectedSteps {
+            failures.append("steps \(result.steps); expected \(c.expectedSteps)")
+        }
+        let reference = c.micro_trace ?? [], stops = c.stop_probs ?? []
+        if traces.count != min(reference.count, c.maxTokens) {
+            failures.append("\(traces.count) micro steps; expected \(min(reference.count, c.maxTokens))")
+        }
+        for (i, trace) in traces.enumerated() where i < reference.count && i < stops.count {
+            let top = trace.logits.max() ?? 0
+            let logSumExp = top + Float(log(trace.logits.reduce(0.0) { $0 + exp(Double($1 - top)) }))
+            if trace.token != reference[i].top2[0] {
+                failures.append("micro step \(i): token \(trace.token); expected \(reference[i].top2[0])")
+            }
+            if abs(top - reference[i].top2_logits[0]) >= logitTolerance {
+                failures.append("micro step \(i): top-1 logit \(top); expected \(reference[i].top2_logits[0])")
+            }
+            if abs(logSumExp - reference[i].logsumexp) >= logitTolerance {
+                failures.append("micro step \(i): logsumexp \(logSumExp); expected \(reference[i].logsumexp)")
+            }
+            if abs(trace.stopProbability - stops[i]) >= stopTolerance {
+                failures.append("micro step \(i): stop probability \(trace.stopProbability); expected \(stops[i])")
+            }
+        }
+        return failures
+    }
+}
