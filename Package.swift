@@ -85,6 +85,6 @@ let package = Package(
         .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamChecks"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
-        .testTarget(name: "HamrunTests", dependencies: ["hamrun"]),
+        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamTokenizer"]),
     ]
 )
