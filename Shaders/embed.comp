@@ -22,6 +22,7 @@ layout(push_constant) uniform Params {
     uint idsOffset;
     uint outOffset;
     uint outStride;
+    uint tableScales;   // q8_0: halfword of the binding's first block scale
 } p;
 
 void main() {
@@ -30,5 +31,5 @@ void main() {
     uint i = index / p.cols, c = index % p.cols;
     int id = ids[p.idsOffset + i];
     if (id < int(p.rowStart) || id >= int(p.rowEnd)) return;
-    o[p.outOffset + i * p.outStride + c] = LOAD(table, p.tableOffset + (uint(id) - p.rowStart) * p.cols + c, TTYPE);
+    o[p.outOffset + i * p.outStride + c] = LOAD_W(table, p.tableOffset + (uint(id) - p.rowStart) * p.cols + c, TTYPE, p.tableScales);
 }

@@ -25,6 +25,7 @@ layout(push_constant) uniform Params {
     uint outOffset;
     uint outStride;
     uint flags;         // 1: bias, 2: accumulate
+    uint wScales;       // q8_0: halfword of the binding's first block scale
 } p;
 
 const uint TM = 32u, TN = 64u, TK = 16u;
@@ -49,7 +50,7 @@ void main() {
         for (uint e = t; e < TN * TK; e += BLOCK) {
             uint n = e / TK, kk = e % TK;
             uint feature = colBase + n, col = k0 + kk;
-            ws[kk][n] = feature < p.outFeatures && col < k ? LOAD(w, p.wOffset + feature * k + col, WTYPE) : 0.0;
+            ws[kk][n] = feature < p.outFeatures && col < k ? LOAD_W(w, p.wOffset + feature * k + col, WTYPE, p.wScales) : 0.0;
         }
         barrier();
         for (uint kk = 0u; kk < TK; kk++) {

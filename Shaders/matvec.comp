@@ -31,6 +31,7 @@ layout(push_constant) uniform Params {
     uint outOffset;     // element of out[0, this dispatch's first feature]
     uint outStride;
     uint flags;         // 1: bias, 2: accumulate, 4: 16-byte aligned (vector loads)
+    uint wScales;       // q8_0: halfword of the binding's first block scale
 } p;
 
 const uint MAX_ROWS = 8u;
@@ -76,7 +77,7 @@ void main() {
     } else if (inRange) {
         uint wBase = p.wOffset + feature * k;
         for (uint j = lane; j < k; j += THREADS_PER_ROW) {
-            float wv = LOAD(w, wBase + j, WTYPE);
+            float wv = LOAD_W(w, wBase + j, WTYPE, p.wScales);
             for (uint r = 0u; r < MAX_ROWS; r++) {
                 if (r < p.rows) sums[r] += wv * x[p.xOffset + r * k + j];
             }

@@ -44,6 +44,10 @@ static inline float f16_to_f32(uint16_t h) {
 
 static inline float load_elem(const void *w, int dtype, size_t i) {
     switch (dtype) {
+    case HAM_Q8_0: {
+        const ham_block_q8_0 *b = (const ham_block_q8_0 *)w + i / 32;
+        return f16_to_f32(b->d) * (float)b->qs[i % 32];
+    }
     case HAM_F16: return f16_to_f32(((const uint16_t *)w)[i]);
     case HAM_BF16: return bf16_to_f32(((const uint16_t *)w)[i]);
     default: return ((const float *)w)[i];
@@ -53,9 +57,8 @@ static inline float load_elem(const void *w, int dtype, size_t i) {
 static void gemv_generic(const float *x, size_t n, size_t in, const void *w, int dtype,
                          size_t o_begin, size_t o_end, const float *bias, float *out,
                          size_t out_stride, int accumulate) {
-    size_t esize = dtype == HAM_F32 ? 4 : 2;
     for (size_t o = o_begin; o < o_end; o++) {
-        const char *row = (const char *)w + o * in * esize;
+        const char *row = (const char *)w + o * ham_row_bytes(dtype, in);
         for (size_t r = 0; r < n; r++) {
             const float *xr = x + r * in;
             float acc = 0.0f;
@@ -124,13 +127,12 @@ AVX512 static void gemv_rows_avx512(const float *x, size_t n, size_t in, const c
 // which is what it takes to stream weights at memory speed.
 AVX512 static void gemv1_avx512(const float *x, size_t in, const void *w, int dtype, size_t o_begin,
                                 size_t o_end, const float *bias, float *out, int accumulate) {
-    size_t esize = dtype == HAM_F32 ? 4 : 2;
-    size_t o = o_begin;
+        size_t o = o_begin;
     for (; o + 4 <= o_end; o += 4) {
-        const char *r0 = (const char *)w + (o + 0) * in * esize;
-        const char *r1 = (const char *)w + (o + 1) * in * esize;
-        const char *r2 = (const char *)w + (o + 2) * in * esize;
-        const char *r3 = (const char *)w + (o + 3) * in * esize;
+        const char *r0 = (const char *)w + (o + 0) * ham_row_bytes(dtype, in);
+        const char *r1 = (const char *)w + (o + 1) * ham_row_bytes(dtype, in);
+        const char *r2 = (const char *)w + (o + 2) * ham_row_bytes(dtype, in);
+        const char *r3 = (const char *)w + (o + 3) * ham_row_bytes(dtype, in);
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
         size_t k = 0;
@@ -158,26 +160,95 @@ AVX512 static void gemv1_avx512(const float *x, size_t in, const void *w, int dt
     }
     for (; o < o_end; o++) {
         float s;
-        gemv_rows_avx512(x, 1, in, (const char *)w + o * in * esize, dtype, &s);
+        gemv_rows_avx512(x, 1, in, (const char *)w + o * ham_row_bytes(dtype, in), dtype, &s);
         float v = s + (bias ? bias[o] : 0.0f);
         out[o] = accumulate ? out[o] + v : v;
+    }
+}
+
+// Q8_0: each block's 32 bytes widen to two vectors of floats. Decode keeps one block sum per
+// row and scales it once; a few rows of x share each dequantized block.
+AVX512 static inline void q8_block512(const ham_block_q8_0 *b, __m512 *lo, __m512 *hi) {
+    __m128i q0 = _mm_loadu_si128((const __m128i *)b->qs);
+    __m128i q1 = _mm_loadu_si128((const __m128i *)(b->qs + 16));
+    *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0));
+    *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1));
+}
+
+AVX512 static inline __m512 q8_scale512(const ham_block_q8_0 *b) {
+    return _mm512_set1_ps(_cvtsh_ss(b->d));
+}
+
+AVX512 static void gemv_q8_avx512(const float *x, size_t n, size_t in, const void *w,
+                                  size_t o_begin, size_t o_end, const float *bias, float *out,
+                                  size_t out_stride, int accumulate) {
+    size_t nb = in / 32;
+    const ham_block_q8_0 *blocks = (const ham_block_q8_0 *)w;
+    if (n == 1) {
+        size_t o = o_begin;
+        for (; o + 4 <= o_end; o += 4) {
+            const ham_block_q8_0 *r[4] = {blocks + (o + 0) * nb, blocks + (o + 1) * nb, blocks + (o + 2) * nb, blocks + (o + 3) * nb};
+            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+            for (size_t b = 0; b < nb; b++) {
+                __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+                for (int j = 0; j < 4; j++) {
+                    __m512 lo, hi;
+                    q8_block512(r[j] + b, &lo, &hi);
+                    __m512 sum = _mm512_fmadd_ps(x1, hi, _mm512_mul_ps(x0, lo));
+                    acc[j] = _mm512_fmadd_ps(sum, q8_scale512(r[j] + b), acc[j]);
+                }
+            }
+            for (int j = 0; j < 4; j++) {
+                float v = _mm512_reduce_add_ps(acc[j]) + (bias ? bias[o + j] : 0.0f);
+                out[o + j] = accumulate ? out[o + j] + v : v;
+            }
+        }
+        o_begin = o;
+    }
+    for (size_t r0 = 0; r0 < n; r0 += 8) {
+        size_t nr = n - r0 < 8 ? n - r0 : 8;
+        const float *xb = x + r0 * in;
+        for (size_t o = o_begin; o < o_end; o++) {
+            __m512 acc[8];
+            for (size_t r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
+            for (size_t b = 0; b < nb; b++) {
+                const ham_block_q8_0 *blk = blocks + o * nb + b;
+                __m512 lo, hi, d = q8_scale512(blk);
+                q8_block512(blk, &lo, &hi);
+                lo = _mm512_mul_ps(lo, d);
+                hi = _mm512_mul_ps(hi, d);
+                for (size_t r = 0; r < nr; r++) {
+                    const float *xr = xb + r * in + b * 32;
+                    acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xr), lo, acc[r]);
+                    acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16), hi, acc[r]);
+                }
+            }
+            for (size_t r = 0; r < nr; r++) {
+                float v = _mm512_reduce_add_ps(acc[r]) + (bias ? bias[o] : 0.0f);
+                float *dst = out + (r0 + r) * out_stride + o;
+                *dst = accumulate ? *dst + v : v;
+            }
+        }
     }
 }
 
 AVX512 static void gemv_avx512(const float *x, size_t n, size_t in, const void *w, int dtype,
                                size_t o_begin, size_t o_end, const float *bias, float *out,
                                size_t out_stride, int accumulate) {
+    if (dtype == HAM_Q8_0) {
+        gemv_q8_avx512(x, n, in, w, o_begin, o_end, bias, out, out_stride, accumulate);
+        return;
+    }
     if (n == 1) {
         gemv1_avx512(x, in, w, dtype, o_begin, o_end, bias, out, accumulate);
         return;
     }
-    size_t esize = dtype == HAM_F32 ? 4 : 2;
-    for (size_t r0 = 0; r0 < n; r0 += 8) {
+        for (size_t r0 = 0; r0 < n; r0 += 8) {
         size_t nr = n - r0 < 8 ? n - r0 : 8;
         const float *xb = x + r0 * in;
         for (size_t o = o_begin; o < o_end; o++) {
             float s[8];
-            gemv_rows_avx512(xb, nr, in, (const char *)w + o * in * esize, dtype, s);
+            gemv_rows_avx512(xb, nr, in, (const char *)w + o * ham_row_bytes(dtype, in), dtype, s);
             for (size_t r = 0; r < nr; r++) {
                 float v = s[r] + (bias ? bias[o] : 0.0f);
                 float *dst = out + (r0 + r) * out_stride + o;
@@ -188,6 +259,16 @@ AVX512 static void gemv_avx512(const float *x, size_t n, size_t in, const void *
 }
 
 AVX512 static void widen_avx512(const void *src, int dtype, size_t count, float *dst) {
+    if (dtype == HAM_Q8_0) {
+        const ham_block_q8_0 *blocks = (const ham_block_q8_0 *)src;
+        for (size_t b = 0; b < count / 32; b++) {
+            __m512 lo, hi, d = q8_scale512(blocks + b);
+            q8_block512(blocks + b, &lo, &hi);
+            _mm512_storeu_ps(dst + b * 32, _mm512_mul_ps(lo, d));
+            _mm512_storeu_ps(dst + b * 32 + 16, _mm512_mul_ps(hi, d));
+        }
+        return;
+    }
     size_t k = 0;
     for (; k + 16 <= count; k += 16) _mm512_storeu_ps(dst + k, load16(src, dtype, k, 0xffff));
     if (k < count) {
@@ -243,16 +324,54 @@ AVX2 static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void gemv_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
-                           size_t o_begin, size_t o_end, const float *bias, float *out,
-                           size_t out_stride, int accumulate) {
-    size_t esize = dtype == HAM_F32 ? 4 : 2;
-    size_t body = in & ~(size_t)7;
+AVX2 static inline void q8_block256(const ham_block_q8_0 *b, __m256 v[4]) {
+    __m256 d = _mm256_set1_ps(_cvtsh_ss(b->d));
+    for (int i = 0; i < 4; i++) {
+        __m128i q = _mm_loadl_epi64((const __m128i *)(b->qs + 8 * i));
+        v[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d);
+    }
+}
+
+AVX2 static void gemv_q8_avx2(const float *x, size_t n, size_t in, const void *w,
+                              size_t o_begin, size_t o_end, const float *bias, float *out,
+                              size_t out_stride, int accumulate) {
+    size_t nb = in / 32;
+    const ham_block_q8_0 *blocks = (const ham_block_q8_0 *)w;
     for (size_t r0 = 0; r0 < n; r0 += 4) {
         size_t nr = n - r0 < 4 ? n - r0 : 4;
         const float *xb = x + r0 * in;
         for (size_t o = o_begin; o < o_end; o++) {
-            const char *row = (const char *)w + o * in * esize;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (size_t b = 0; b < nb; b++) {
+                __m256 wv[4];
+                q8_block256(blocks + o * nb + b, wv);
+                for (size_t r = 0; r < nr; r++) {
+                    const float *xr = xb + r * in + b * 32;
+                    for (int i = 0; i < 4; i++) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8 * i), wv[i], acc[r]);
+                }
+            }
+            for (size_t r = 0; r < nr; r++) {
+                float v = hsum8(acc[r]) + (bias ? bias[o] : 0.0f);
+                float *dst = out + (r0 + r) * out_stride + o;
+                *dst = accumulate ? *dst + v : v;
+            }
+        }
+    }
+}
+
+AVX2 static void gemv_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
+                           size_t o_begin, size_t o_end, const float *bias, float *out,
+                           size_t out_stride, int accumulate) {
+    if (dtype == HAM_Q8_0) {
+        gemv_q8_avx2(x, n, in, w, o_begin, o_end, bias, out, out_stride, accumulate);
+        return;
+    }
+        size_t body = in & ~(size_t)7;
+    for (size_t r0 = 0; r0 < n; r0 += 4) {
+        size_t nr = n - r0 < 4 ? n - r0 : 4;
+        const float *xb = x + r0 * in;
+        for (size_t o = o_begin; o < o_end; o++) {
+            const char *row = (const char *)w + o * ham_row_bytes(dtype, in);
             __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
             for (size_t k = 0; k < body; k += 8) {
                 __m256 wv = load8(row, dtype, k);
@@ -270,6 +389,14 @@ AVX2 static void gemv_avx2(const float *x, size_t n, size_t in, const void *w, i
 }
 
 AVX2 static void widen_avx2(const void *src, int dtype, size_t count, float *dst) {
+    if (dtype == HAM_Q8_0) {
+        for (size_t b = 0; b < count / 32; b++) {
+            __m256 v[4];
+            q8_block256((const ham_block_q8_0 *)src + b, v);
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(dst + b * 32 + 8 * i, v[i]);
+        }
+        return;
+    }
     size_t k = 0;
     for (; k + 8 <= count; k += 8) _mm256_storeu_ps(dst + k, load8(src, dtype, k));
     for (; k < count; k++) dst[k] = load_elem(src, dtype, k);
@@ -292,6 +419,50 @@ AVX2 static void axpy_avx2(float a, const float *x, float *y, size_t count) {
     for (; k < count; k++) y[k] += a * x[k];
 }
 #endif
+
+// ---------------------------------------------------------------------------------------------
+// Q8_0 quantization (one implementation: it runs once per model, in `hamrun quantize`).
+
+static uint16_t f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        mant |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = mant >> shift;
+        uint32_t rest = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+        if (rest > halfway || (rest == halfway && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13);
+    uint32_t rest = mant & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (half & 1))) half++;
+    return (uint16_t)half;
+}
+
+void ham_quantize_q8_0(const float *src, size_t count, ham_block_q8_0 *dst) {
+    for (size_t b = 0; b < count / 32; b++) {
+        const float *x = src + b * 32;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) {
+            float a = x[i] < 0 ? -x[i] : x[i];
+            if (a > amax) amax = a;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        dst[b].d = f32_to_f16(d);
+        for (int i = 0; i < 32; i++) {
+            float v = x[i] * id;
+            dst[b].qs[i] = (int8_t)(v < 0 ? -(int)(-v + 0.5f) : (int)(v + 0.5f));
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch, decided once.

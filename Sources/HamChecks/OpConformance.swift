@@ -55,16 +55,7 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
 
     private func randomHost(_ rows: Int, _ cols: Int, _ dtype: DType, scale: Double = 1) -> HostTensor {
         let values = (0..<(rows * cols)).map { _ in uniform(scale) }
-        switch dtype {
-        case .f32:
-            return HostTensor(shape: [rows, cols], floats: values)
-        case .bf16, .f16:
-            let halves = values.map { dtype == .bf16 ? floatToBF16($0) : floatToF16($0) }
-            return halves.withUnsafeBytes { HostTensor(dtype: dtype, shape: [rows, cols], copying: $0) }
-        case .i32:
-            let ints = values.map { Int32($0 * 1000) }
-            return ints.withUnsafeBytes { HostTensor(dtype: .i32, shape: [rows, cols], copying: $0) }
-        }
+        return HostTensor(shape: [rows, cols], floats: values).converted(to: dtype)
     }
 
     private func weight(_ rows: Int, _ cols: Int, _ dtype: DType, scale: Double = 1) throws -> (S, R) {
@@ -179,6 +170,30 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
                 reference.concatColumns(a.1, b.1, out: out.1)
                 compare("concat_columns", "\(dtype) \(rows)×(\(cols)+\(extra))", out, tolerance: 0)
             }
+        }
+
+        // q8_0 weights (`hamrun quantize`): matrices of whole 32-element blocks, for the products
+        // and the embedding; odd row counts and offsets, one block and many per row.
+        for rows in rowCounts {
+            for (inF, outF) in [(32, 1), (32, 7), (64, 129), (192, 128), (96, 31), (256, 64)].prefix(quick ? 4 : 6) {
+                let useBias = next() % 2 == 0, accumulate = next() % 2 == 0
+                let w = try weight(outF, inF, .q8_0, scale: 0.5)
+                let b = useBias ? try weight(1, outF, next() % 2 == 0 ? .f32 : .bf16) : nil
+                let x = try activation(rows, inF, padding: 1)
+                let out = accumulate ? try activation(rows, outF, padding: 3) : try output(rows, outF, padding: 3)
+                subject.linear(x.0, weight: w.0, bias: b?.0, out: out.0, accumulate: accumulate)
+                reference.linear(x.1, weight: w.1, bias: b?.1, out: out.1, accumulate: accumulate)
+                compare("linear", "q8_0 x \(rows)×\(inF) w \(outF)×\(inF)\(useBias ? " +bias" : "")\(accumulate ? " +=" : "")", out)
+            }
+        }
+        for cols in [32, 64, 160] {
+            let vocab = int(1...40)
+            let table = try weight(vocab, cols, .q8_0)
+            let tokenIds = (0..<int(1...9)).map { _ in Int32(int(0...(vocab - 1))) }
+            let i = try ids(tokenIds), out = try output(tokenIds.count, cols, padding: 1)
+            subject.embed(table: table.0, ids: i.0, out: out.0)
+            reference.embed(table: table.1, ids: i.1, out: out.1)
+            compare("embed", "q8_0 \(vocab)×\(cols) ids \(tokenIds.count)", out, tolerance: 1e-6)
         }
 
         // RoPE at arbitrary positions (random angles), in place.

@@ -137,15 +137,10 @@ public enum RandomModel {
         convert([Float](repeating: value, count: shape.reduce(1, *)), shape: shape, dtype: dtype)
     }
 
+    /// `values` in `dtype`; q8_0 only where the shape allows it (norm gains and biases stay f32).
     static func convert(_ values: [Float], shape: [Int], dtype: DType) -> HostTensor {
-        switch dtype {
-        case .f32, .i32:
-            return HostTensor(shape: shape, floats: values)
-        case .bf16:
-            return values.map(floatToBF16).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
-        case .f16:
-            return values.map(floatToF16).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
-        }
+        let tensor = HostTensor(shape: shape, floats: values)
+        return dtype == .q8_0 && !tensor.canQuantizeQ8_0 ? tensor : tensor.converted(to: dtype)
     }
 
     /// xorshift64: fast enough for a billion weights, and the same on every machine.

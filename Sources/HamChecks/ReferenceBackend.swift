@@ -28,6 +28,7 @@ public final class ReferenceBackend: Backend {
         case .i32: stored = value.rounded()
         case .bf16: stored = Double(bf16ToFloat(floatToBF16(Float(value))))
         case .f16: stored = Double(f16ToFloat(floatToF16(Float(value))))
+        case .q8_0, .u8: stored = value  // weights only: uploaded already dequantized
         }
         t.buffer.values[t.offset + i] = stored
     }

@@ -30,13 +30,13 @@ enum Kernel: Int, CaseIterable {
     /// Words of the shader's push-constant block.
     var pushWords: Int {
         switch self {
-        case .matvec, .matmul: 9
+        case .matvec, .matmul: 10
         case .rmsNorm: 6
         case .rope: 7
         case .attention: 14
         case .elementwise, .meanRows, .softmax, .argmax: 4
         case .concatColumns: 7
-        case .embed: 8
+        case .embed: 9
         }
     }
 

@@ -148,8 +148,8 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     public func upload(_ tensor: HostTensor) throws -> Tensor<VulkanBuffer> {
         try locked {
             let (rows, cols) = matrixShape(tensor.shape)
-            let size = tensor.dtype.byteSize
-            let rowBytes = max(cols, 1) * size
+            let size = tensor.dtype.blockBytes
+            let rowBytes = tensor.dtype.bytes(max(cols, 1))
             let limit = weightPieceLimit
             let rowsPerPiece = tensor.byteCount <= limit ? max(rows, 1) : limit / rowBytes
             guard rowsPerPiece > 0, (rows + rowsPerPiece - 1) / rowsPerPiece <= 255 else {
@@ -163,7 +163,12 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
                     let count = min(rowsPerPiece, rows - row)
                     let allocation = try context.allocate(bytes: count * rowBytes, kind: .deviceLocal)
                     pieces.append(VulkanBuffer.Piece(allocation: allocation, firstElement: row * cols, elementCount: count * cols))
-                    try copyToDevice(tensor.bytes, from: row * rowBytes, count: count * rowBytes, into: allocation)
+                    if tensor.dtype == .q8_0 {
+                        let laidOut = Self.q8Layout(tensor.bytes, firstRow: row, rows: count, cols: cols)
+                        try laidOut.withUnsafeBytes { try copyToDevice($0, from: 0, count: $0.count, into: allocation) }
+                    } else {
+                        try copyToDevice(tensor.bytes, from: row * rowBytes, count: count * rowBytes, into: allocation)
+                    }
                     row += count
                 } while row < rows
             } catch {
@@ -173,6 +178,21 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
             let buffer = VulkanBuffer(context: context, pieces: pieces, elementSize: size)
             return Tensor(buffer: buffer, rows: rows, cols: cols, dtype: tensor.dtype)
         }
+    }
+
+    /// q8_0 rows as the kernels read them: the signed bytes of every row, then every block's f16
+    /// scale. Blocks of 34 bytes would put most bytes off 4-byte boundaries; this way a kernel
+    /// finds element `e` at byte `e` and its scale at halfword `elements / 2 + e / 32`.
+    static func q8Layout(_ blocks: UnsafeRawBufferPointer, firstRow: Int, rows: Int, cols: Int) -> [UInt8] {
+        let blocksPerRow = cols / 32, elements = rows * cols
+        var out = [UInt8](repeating: 0, count: elements + elements / 16)
+        for block in 0..<(rows * blocksPerRow) {
+            let source = (firstRow * blocksPerRow + block) * 34
+            out[elements + block * 2] = blocks[source]
+            out[elements + block * 2 + 1] = blocks[source + 1]
+            for i in 0..<32 { out[block * 32 + i] = blocks[source + 2 + i] }
+        }
+        return out
     }
 
     /// `count` bytes of `source` from `start` into `allocation`, through the staging buffer.
@@ -200,14 +220,14 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
 
     public func allocate(rows: Int, cols: Int, dtype: DType) throws -> Tensor<VulkanBuffer> {
         try locked {
-            let bytes = rows * cols * dtype.byteSize
+            let bytes = dtype.bytes(rows * cols)
             guard bytes <= context.maxBindingBytes else {
                 throw VulkanError.tensorTooLarge(what: "a \(rows)×\(cols) \(dtype) tensor", bytes: bytes, limit: context.maxBindingBytes)
             }
             let allocation = try context.allocate(bytes: bytes, kind: .deviceLocal)
             let buffer = VulkanBuffer(context: context,
                                       pieces: [VulkanBuffer.Piece(allocation: allocation, firstElement: 0, elementCount: rows * cols)],
-                                      elementSize: dtype.byteSize)
+                                      elementSize: dtype.blockBytes)
             // Zero-filled in order with the ops, like a fresh CPU allocation.
             try stream.fill(entry(buffer, piece: 0, writes: true), bytes: allocation.bytes)
             return Tensor(buffer: buffer, rows: rows, cols: cols, dtype: dtype)
@@ -247,7 +267,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
                 return fail(VulkanError.unsupported("copy of \(src.count) \(src.dtype) to \(dst.count) \(dst.dtype)"))
             }
             guard src.count > 0, let from = locate(src, "copy source"), let to = locate(dst, "copy destination") else { return }
-            let size = src.dtype.byteSize
+            let size = src.dtype.blockBytes
             if from.buffer === to.buffer && from.piece == to.piece && abs(from.offset - to.offset) < src.count {
                 // vkCmdCopyBuffer forbids overlapping regions.
                 return fail(VulkanError.unsupported("copy between overlapping rows of one tensor"))
@@ -304,7 +324,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     private func readBytes(_ tensors: [Tensor<VulkanBuffer>]) throws -> [[UInt8]] {
         var ranges: [(entry: Bindings.Entry, offset: Int, bytes: Int)] = []
         for tensor in tensors {
-            let size = tensor.dtype.byteSize
+            let size = tensor.dtype.blockBytes
             var element = tensor.offset
             let end = tensor.offset + tensor.count
             while element < end {

@@ -20,10 +20,25 @@ extension VulkanBackend {
 
     private func dtypeConstant(_ dtype: DType) -> Int32 {
         switch dtype {
-        case .f32, .i32: 0
+        case .f32, .i32, .u8: 0
         case .f16: 1
         case .bf16: 2
+        case .q8_0: 3
         }
+    }
+
+    /// The halfword where a q8_0 binding's block scales start (after one byte per element).
+    private func scalesHalfword(_ tensor: T, piece: Int) -> Int {
+        tensor.dtype == .q8_0 ? tensor.buffer.pieces[piece].elementCount / 2 : 0
+    }
+
+    /// q8_0 blocks are read by the products and the embedding only.
+    private func requireElementWise(_ tensors: T..., op: String) -> Bool {
+        for t in tensors where t.dtype.blockElements != 1 {
+            fail(VulkanError.unsupported("\(op) of a \(t.dtype) tensor (q8_0 is for matrices of linear layers and embeddings)"))
+            return false
+        }
+        return true
     }
 
     private func requireF32(_ tensors: T..., op: String) -> Bool {
@@ -45,7 +60,8 @@ extension VulkanBackend {
                 b.append(entry(idAt.buffer, piece: idAt.piece))
                 b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
                 run(.embed, (dtypeConstant(table.dtype), 0, 0), b,
-                    PushConstants(ids.count, table.cols, localOffset, firstRow, firstRow + rows, idAt.offset, outAt.offset, out.cols),
+                    PushConstants(ids.count, table.cols, localOffset, firstRow, firstRow + rows, idAt.offset, outAt.offset, out.cols,
+                                  scalesHalfword(table, piece: piece)),
                     groups: blocks(ids.count * table.cols))
             }
         }
@@ -53,7 +69,7 @@ extension VulkanBackend {
 
     public func rmsNorm(_ x: T, weight: T, eps: Float, out: T) {
         locked {
-            guard x.rows > 0, requireF32(x, out, op: "rms_norm"), let xAt = locate(x, "input"),
+            guard x.rows > 0, requireF32(x, out, op: "rms_norm"), requireElementWise(weight, op: "rms_norm"), let xAt = locate(x, "input"),
                   let gainAt = locate(weight, "gain"), let outAt = locate(out, "output") else { return }
             var b = Bindings()
             b.append(entry(xAt.buffer, piece: xAt.piece))
@@ -85,9 +101,9 @@ extension VulkanBackend {
                 var flags = (biasAt != nil ? 1 : 0) | (accumulate ? 2 : 0)
                 // 16-byte loads need the rows of x and of the weight to start on 16 bytes.
                 let lanes = weight.dtype == .f32 ? 4 : 8
-                if streaming && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
+                if streaming && weight.dtype != .q8_0 && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
                 let push = PushConstants(n, k, rows, xAt.offset, localOffset, (biasAt?.offset ?? 0) + firstRow,
-                                         outAt.offset + firstRow, out.cols, flags)
+                                         outAt.offset + firstRow, out.cols, flags, scalesHalfword(weight, piece: piece))
                 let constants = (dtypeConstant(weight.dtype), dtypeConstant(bias?.dtype ?? .f32))
                 if streaming {
                     let rowsPerGroup = Kernel.workgroupSize / matvecThreadsPerRow
@@ -203,7 +219,8 @@ extension VulkanBackend {
 
     public func concatColumns(_ a: T, _ b: T, out: T) {
         locked {
-            guard a.rows > 0, requireF32(out, op: "concat_columns"), let aAt = locate(a, "left"), let bAt = locate(b, "right"),
+            guard a.rows > 0, requireF32(out, op: "concat_columns"), requireElementWise(a, b, op: "concat_columns"),
+                  let aAt = locate(a, "left"), let bAt = locate(b, "right"),
                   let outAt = locate(out, "output") else { return }
             var bindings = Bindings()
             bindings.append(entry(aAt.buffer, piece: aAt.piece))

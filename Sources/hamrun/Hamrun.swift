@@ -7,7 +7,7 @@ struct Hamrun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hamrun",
         abstract: "Run HAMburger (token-smashing) and Llama models on the CPU or through Vulkan.",
-        subcommands: [GenerateCommand.self, BenchCommand.self, ChatCommand.self, ConvertCommand.self, TokenizeCommand.self,
+        subcommands: [GenerateCommand.self, BenchCommand.self, ChatCommand.self, ConvertCommand.self, QuantizeCommand.self, TokenizeCommand.self,
                       DetokenizeCommand.self, DevicesCommand.self, CheckCommand.self, RandomModelCommand.self])
 
     /// Errors print as one line on stderr with a non-zero status; `--help` prints in full.
@@ -22,7 +22,9 @@ struct Hamrun: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            FileHandle.standardError.write(Data("hamrun: error: \(oneLine(message(for: error)))\n".utf8))
+            let text = oneLine(message(for: error))
+            // A command that already reported (`check`) exits with its code and nothing more.
+            if !text.isEmpty { FileHandle.standardError.write(Data("hamrun: error: \(text)\n".utf8)) }
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }

@@ -58,13 +58,7 @@ struct EndToEndTests {
         // Merger in bf16, micro-step decoder in f32 (as the authors train it), stop head in f16.
         for (name, tensor) in RandomModel.hamburgerTensors(parsed, hamburger, dtype: .f32, random: &random) {
             let dtype: DType = name.hasPrefix("comp_embedder") ? .bf16 : name.contains("stop_head") ? .f16 : .f32
-            let values = tensor.floats()
-            let converted: HostTensor = switch dtype {
-            case .bf16: values.map(floatToBF16).withUnsafeBytes { HostTensor(dtype: .bf16, shape: tensor.shape, copying: $0) }
-            case .f16: values.map(floatToF16).withUnsafeBytes { HostTensor(dtype: .f16, shape: tensor.shape, copying: $0) }
-            default: tensor
-            }
-            tensors.append((name, converted))
+            tensors.append((name, tensor.converted(to: dtype)))
         }
         try SafeTensorsWriter.write(tensors, to: directory + "/model.safetensors")
         return directory
@@ -104,5 +98,20 @@ struct EndToEndTests {
             }
             #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
         }
+    }
+
+    /// The same model quantized to q8_0 (`hamrun quantize`): the same steps on both backends.
+    @Test func quantizedModelMatchesTheCPUBackend() throws {
+        let output = NSTemporaryDirectory() + "hamrun-vulkan-q8-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output)
+        let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
+        func steps<B: Backend>(_ backend: B) throws -> [[Int32]] {
+            let graph = try HAMburgerGraph(model: try ModelDirectory(path: output), backend: backend, mode: .hamburger)
+            return try Generator(graph: graph).generate(prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: 0.5)).steps
+        }
+        let vulkan = try VulkanTestDevice.backend()
+        #expect(try steps(vulkan) == steps(CPUBackend(threads: 2)))
+        #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
     }
 }

@@ -9,8 +9,23 @@
 extern "C" {
 #endif
 
-/// Storage types of weight rows (values match DType order in Swift: f32, f16, bf16).
-enum ham_dtype { HAM_F32 = 0, HAM_F16 = 1, HAM_BF16 = 2 };
+/// Storage types of weight rows. Q8_0 rows are blocks of 32 elements: an f16 scale `d` and 32
+/// signed bytes `q`, element = d * q (34 bytes a block; a row's length is a multiple of 32).
+enum ham_dtype { HAM_F32 = 0, HAM_F16 = 1, HAM_BF16 = 2, HAM_Q8_0 = 3 };
+
+typedef struct {
+    uint16_t d;
+    int8_t qs[32];
+} ham_block_q8_0;
+
+/// Bytes of `count` elements of `dtype` (whole blocks for Q8_0).
+static inline size_t ham_row_bytes(int dtype, size_t count) {
+    return dtype == HAM_F32 ? count * 4 : dtype == HAM_Q8_0 ? count / 32 * sizeof(ham_block_q8_0) : count * 2;
+}
+
+/// Quantizes `count` floats (a multiple of 32) to Q8_0 blocks the way llama.cpp and gguf-py do:
+/// d = max|x| / 127, q = round(x / d), d stored as f16.
+void ham_quantize_q8_0(const float *src, size_t count, ham_block_q8_0 *dst);
 
 /// out[r * out_stride + o] (+)= dot(x[r * in .. + in], w[o * in .. + in]) + bias[o]
 /// for r in [0, n) and o in [o_begin, o_end). x and out are f32; w is in `dtype`.

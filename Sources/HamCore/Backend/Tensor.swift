@@ -20,7 +20,7 @@ public struct Tensor<Buffer: AnyObject> {
     }
 
     public var count: Int { rows * cols }
-    public var byteCount: Int { count * dtype.byteSize }
+    public var byteCount: Int { dtype.bytes(count) }
 
     /// The rows `range` of this tensor, sharing its buffer.
     public func rows(_ range: Range<Int>) -> Tensor {

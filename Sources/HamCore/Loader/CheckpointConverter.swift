@@ -27,7 +27,7 @@ public enum CheckpointConverter {
     public static let baseFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
 
     public static func convert(checkpoint: String, base: String, output: String, force: Bool = false) throws -> Summary {
-        try checkOutput(output, force: force)
+        try OutputDirectory.check(output, force: force)
 
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: base, isDirectory: &isDirectory) else {
@@ -65,10 +65,10 @@ public enum CheckpointConverter {
         }
 
         let plan = try planTensors(source, config: config)
-        let byteCount = plan.reduce(0) { $0 + $1.shape.reduce(1, *) * $1.dtype.byteSize }
+        let byteCount = plan.reduce(0) { $0 + $1.dtype.bytes($1.shape.reduce(1, *)) }
         let copied = baseFiles.filter { FileManager.default.fileExists(atPath: file($0, in: base)) }
 
-        let staging = try makeStagingDirectory(next: output)
+        let staging = try OutputDirectory.makeStaging(next: output)
         do {
             try SafeTensorsWriter.write(streaming: plan, to: file("model.safetensors", in: staging))
             try writeAtomically(Data(configText.utf8), to: file("config.json", in: staging))
@@ -81,7 +81,7 @@ public enum CheckpointConverter {
             }
             // The runtime's own loader must accept what was written.
             _ = try ModelDirectory(path: staging)
-            try install(staging, at: output, force: force)
+            try OutputDirectory.install(staging, at: output, force: force)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
@@ -168,53 +168,7 @@ public enum CheckpointConverter {
         }
         // Widest elements first: the safetensors header is padded to 8 bytes, so every tensor then
         // starts aligned to its element size and loads without a copy.
-        let widths = Set(plan.map(\.dtype.byteSize)).sorted(by: >)
-        return widths.flatMap { width in plan.filter { $0.dtype.byteSize == width } }
-    }
-
-    // MARK: Output
-
-    private static func checkOutput(_ output: String, force: Bool) throws {
-        var isDirectory: ObjCBool = false
-        guard !force, FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) else { return }
-        if isDirectory.boolValue, (try? FileManager.default.contentsOfDirectory(atPath: output))?.isEmpty == true { return }
-        throw ConvertError.outputExists(path: output)
-    }
-
-    private static func makeStagingDirectory(next output: String) throws -> String {
-        let url = URL(fileURLWithPath: output).standardizedFileURL
-        let parent = url.deletingLastPathComponent().path
-        let staging = file(".\(url.lastPathComponent).converting-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))", in: parent)
-        do {
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
-        } catch {
-            throw ConvertError.cannotWrite(path: output, reason: "cannot create a directory in \(parent) (does it exist and is it writable?)")
-        }
-        return staging
-    }
-
-    /// Renames the finished directory into place; an existing output (allowed by `force`, or
-    /// empty) is moved aside first and removed only once the new one is in place.
-    private static func install(_ staging: String, at output: String, force: Bool) throws {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        if manager.fileExists(atPath: output, isDirectory: &isDirectory) {
-            let empty = isDirectory.boolValue && (try? manager.contentsOfDirectory(atPath: output))?.isEmpty == true
-            guard force || empty else { throw ConvertError.outputExists(path: output) }
-            let aside = staging + ".old"
-            guard rename(output, aside) == 0 else {
-                throw ConvertError.cannotWrite(path: output, reason: "cannot move the existing \(output) aside: \(String(cString: strerror(errno)))")
-            }
-            guard rename(staging, output) == 0 else {
-                let reason = String(cString: strerror(errno))
-                _ = rename(aside, output)
-                throw ConvertError.cannotWrite(path: output, reason: reason)
-            }
-            try? manager.removeItem(atPath: aside)
-        } else {
-            guard rename(staging, output) == 0 else {
-                throw ConvertError.cannotWrite(path: output, reason: String(cString: strerror(errno)))
-            }
-        }
+        let widths = Set(plan.map(\.dtype.blockBytes)).sorted(by: >)
+        return widths.flatMap { width in plan.filter { $0.dtype.blockBytes == width } }
     }
 }

@@ -71,7 +71,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o)
             }
-            guard !overflow, begin >= 0, begin <= end, end - begin == count * dtype.byteSize else {
+            guard !overflow, begin >= 0, begin <= end, end - begin == dtype.bytes(count) else {
                 throw LoadError.malformed(path: path, detail: "tensor '\(name)': data_offsets [\(begin), \(end)] do not hold shape \(shape) of \(dtypeName)")
             }
             guard end <= dataLength else {
@@ -97,7 +97,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public func tensor(_ name: String) throws -> HostTensor {
         guard let entry = entries[name] else { throw LoadError.missingTensor(path: path, tensor: name) }
         let pointer = file.base + dataStart + entry.byteRange.lowerBound
-        if Int(bitPattern: pointer) % entry.dtype.byteSize != 0 {
+        if Int(bitPattern: pointer) % min(entry.dtype.blockBytes, 4) != 0 {
             // Kernels read elements with aligned loads; a misaligned tensor gets an aligned copy.
             return HostTensor(dtype: entry.dtype, shape: entry.shape,
                               copying: UnsafeRawBufferPointer(start: pointer, count: entry.byteRange.count))
@@ -119,18 +119,23 @@ public enum SafeTensorsWriter {
         try writeAtomically(output, to: path)
     }
 
-    /// The header length and the header, padded with spaces to a multiple of 8 bytes.
+    /// The header length and the header, padded with spaces to a multiple of 8 bytes. q8_0
+    /// tensors are written as U8 matrices of their blocks (`[rows, cols / 32 · 34]`), and the
+    /// metadata says `"quantization": "q8_0"` so a loader knows what those bytes are.
     static func header(_ tensors: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String]) -> [UInt8] {
         var header = "{"
         var parts: [String] = []
+        var metadata = metadata
+        if tensors.contains(where: { $0.dtype == .q8_0 }) { metadata[WeightStore.quantizationKey] = DType.q8_0.rawValue }
         if !metadata.isEmpty {
             let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\(jsonQuoted($0.value))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
         for (name, dtype, shape) in tensors {
-            let end = offset + shape.reduce(1, *) * dtype.byteSize
-            let dims = shape.map(String.init).joined(separator: ",")
+            let end = offset + dtype.bytes(shape.reduce(1, *))
+            let stored = dtype == .q8_0 ? [shape[0], dtype.bytes(shape.dropFirst().reduce(1, *))] : shape
+            let dims = stored.map(String.init).joined(separator: ",")
             parts.append("\(jsonQuoted(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }

@@ -104,7 +104,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
     /// stored contiguously, else a copy.
     public func tensor(_ name: String) throws -> HostTensor {
         let (ref, dtype, record) = try check(name)
-        let elementSize = dtype.byteSize
+        let elementSize = dtype.blockBytes
         let count = ref.count
         if count == 0 {
             return HostTensor(dtype: dtype, shape: ref.shape, copying: UnsafeRawBufferPointer(start: nil, count: 0))
@@ -153,7 +153,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
         guard let entry = archive.directory[record] else {
             throw LoadError.malformed(path: path, detail: "record '\(record)' holding the storage of tensor '\(name)' is missing from the zip")
         }
-        let (needed, overflow) = ref.storage.count.multipliedReportingOverflow(by: dtype.byteSize)
+        let (needed, overflow) = ref.storage.count.multipliedReportingOverflow(by: dtype.blockBytes)
         guard !overflow, entry.uncompressedSize >= needed else {
             throw LoadError.truncated(path: path, detail: "record '\(record)' has \(entry.uncompressedSize) bytes; the storage of tensor '\(name)' needs \(ref.storage.count) \(type.dtypeName) elements")
         }

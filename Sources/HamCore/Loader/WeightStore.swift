@@ -45,17 +45,32 @@ public final class WeightStore: @unchecked Sendable {
         return files[path]?.entries[name]?.dtype
     }
 
+    /// Metadata key of a file whose U8 tensors are packed q8_0 blocks (`hamrun quantize`).
+    public static let quantizationKey = "quantization"
+
     /// The tensor `name`, which must have `shape`.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
         guard let path = location[name], let file = files[path] else {
             throw LoadError.missingTensor(path: sourcePath, tensor: name)
         }
-        let tensor = try file.tensor(name)
+        var tensor = try file.tensor(name)
+        if tensor.dtype == .u8 {
+            // Packed q8_0 blocks: [rows, cols / 32 · 34] bytes standing for [rows, cols] elements.
+            guard file.metadata[Self.quantizationKey] == DType.q8_0.rawValue else {
+                throw LoadError.dtypeNotAllowed(path: path, tensor: name, dtype: "U8", expected: "F32, F16 or BF16 (U8 only in q8_0 files)")
+            }
+            let logical = [tensor.shape.first ?? 0, (tensor.shape.dropFirst().first ?? 0) / 34 * 32]
+            guard shape.count == 2, tensor.shape.count == 2, shape[1] % 32 == 0, logical == shape,
+                  tensor.shape[1] == DType.q8_0.bytes(shape[1]) else {
+                throw LoadError.shapeMismatch(path: path, tensor: name, expected: shape, found: logical)
+            }
+            tensor = HostTensor(dtype: .q8_0, shape: shape, data: tensor.data, owner: tensor.owner)
+        }
         guard tensor.shape == shape else {
             throw LoadError.shapeMismatch(path: path, tensor: name, expected: shape, found: tensor.shape)
         }
         guard tensor.dtype != .i32 else {
-            throw LoadError.dtypeNotAllowed(path: path, tensor: name, dtype: "I32", expected: "F32, F16 or BF16")
+            throw LoadError.dtypeNotAllowed(path: path, tensor: name, dtype: "I32", expected: "F32, F16, BF16 or q8_0")
         }
         return tensor
     }

@@ -1,3 +1,5 @@
+import CHamKernels
+
 /// bfloat16 and IEEE half conversions. bf16 is the top half of an f32, so widening is a shift;
 /// narrowing rounds to nearest even like PyTorch's `.to(torch.bfloat16)`.
 @inline(__always)
@@ -23,19 +25,18 @@ public func floatToF16(_ value: Float) -> UInt16 {
     Float16(value).bitPattern
 }
 
-/// Widens `count` elements of `dtype` at `source` into f32 at `destination`.
+/// Widens `count` elements of `dtype` at `source` into f32 at `destination` (q8_0: whole blocks).
 public func widenToFloat(_ source: UnsafeRawPointer, dtype: DType, count: Int, into destination: UnsafeMutablePointer<Float>) {
     switch dtype {
     case .f32:
         destination.update(from: source.assumingMemoryBound(to: Float.self), count: count)
-    case .bf16:
-        let s = source.assumingMemoryBound(to: UInt16.self)
-        for i in 0..<count { destination[i] = bf16ToFloat(s[i]) }
-    case .f16:
-        let s = source.assumingMemoryBound(to: UInt16.self)
-        for i in 0..<count { destination[i] = f16ToFloat(s[i]) }
+    case .bf16, .f16, .q8_0:
+        ham_widen(source, kernelType(dtype), count, destination)
     case .i32:
         let s = source.assumingMemoryBound(to: Int32.self)
+        for i in 0..<count { destination[i] = Float(s[i]) }
+    case .u8:
+        let s = source.assumingMemoryBound(to: UInt8.self)
         for i in 0..<count { destination[i] = Float(s[i]) }
     }
 }

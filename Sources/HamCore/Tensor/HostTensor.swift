@@ -15,7 +15,7 @@ public struct HostTensor: @unchecked Sendable {
     }
 
     public var count: Int { shape.reduce(1, *) }
-    public var byteCount: Int { count * dtype.byteSize }
+    public var byteCount: Int { dtype.bytes(count) }
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: data, count: byteCount) }
 
     /// An f32 tensor that owns a copy of `values`.

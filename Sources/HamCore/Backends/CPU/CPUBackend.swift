@@ -51,7 +51,7 @@ public final class CPUBackend: Backend {
     }
 
     public func allocate(rows: Int, cols: Int, dtype: DType) throws -> Tensor<CPUBuffer> {
-        let bytes = OwnedBytes(byteCount: max(rows * cols * dtype.byteSize, 4))
+        let bytes = OwnedBytes(byteCount: max(dtype.bytes(rows * cols), 4))
         bytes.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes.byteCount)
         return Tensor(buffer: CPUBuffer(base: bytes.pointer, byteCount: bytes.byteCount, owner: bytes), rows: rows, cols: cols, dtype: dtype)
     }
@@ -72,8 +72,8 @@ public final class CPUBackend: Backend {
 
     public func copy(_ src: Tensor<CPUBuffer>, to dst: Tensor<CPUBuffer>) {
         precondition(src.count == dst.count && src.dtype == dst.dtype)
-        (dst.buffer.base + dst.offset * dst.dtype.byteSize)
-            .copyMemory(from: src.buffer.base + src.offset * src.dtype.byteSize, byteCount: src.byteCount)
+        (dst.buffer.base + dst.dtype.bytes(dst.offset))
+            .copyMemory(from: src.buffer.base + src.dtype.bytes(src.offset), byteCount: src.byteCount)
     }
 
     public func synchronize() throws {}
@@ -104,7 +104,7 @@ public final class CPUBackend: Backend {
         let destination = f32(out)
         for i in 0..<ids.count {
             let row = Int(idPointer[i])
-            ham_widen(raw(table) + row * width * table.dtype.byteSize, kernelType(table.dtype), width, destination + i * width)
+            ham_widen(raw(table) + table.dtype.bytes(row * width), kernelType(table.dtype), width, destination + i * width)
         }
     }
 
@@ -139,8 +139,7 @@ public final class CPUBackend: Backend {
         let blockBytes = block * inFeatures * 4
         ensureScratch(bytes: blockBytes)
         let scratchPointers = self.scratchPointers
-        let elementSize = weight.dtype.byteSize
-        pool.parallelFor(outFeatures, grain: block, minimumPerThread: block) { range, thread in
+                pool.parallelFor(outFeatures, grain: block, minimumPerThread: block) { range, thread in
             let threadScratch = scratchPointers[thread]
             var start = range.lowerBound
             while start < range.upperBound {
@@ -149,7 +148,7 @@ public final class CPUBackend: Backend {
                 if weight.dtype == .f32 {
                     blockWeights = w.assumingMemoryBound(to: Float.self) + start * inFeatures
                 } else {
-                    ham_widen(w + start * inFeatures * elementSize, type, rows * inFeatures, threadScratch)
+                    ham_widen(w + weight.dtype.bytes(start * inFeatures), type, rows * inFeatures, threadScratch)
                     blockWeights = UnsafePointer(threadScratch)
                 }
                 let target = outPointer + start
@@ -262,8 +261,8 @@ public final class CPUBackend: Backend {
     public func concatColumns(_ a: Tensor<CPUBuffer>, _ b: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
         let o = f32(out)
         for r in 0..<a.rows {
-            ham_widen(raw(a) + r * a.cols * a.dtype.byteSize, kernelType(a.dtype), a.cols, o + r * out.cols)
-            ham_widen(raw(b) + r * b.cols * b.dtype.byteSize, kernelType(b.dtype), b.cols, o + r * out.cols + a.cols)
+            ham_widen(raw(a) + a.dtype.bytes(r * a.cols), kernelType(a.dtype), a.cols, o + r * out.cols)
+            ham_widen(raw(b) + b.dtype.bytes(r * b.cols), kernelType(b.dtype), b.cols, o + r * out.cols + a.cols)
         }
     }
 
@@ -306,7 +305,7 @@ public final class CPUBackend: Backend {
     // MARK: Helpers
 
     private func raw(_ t: Tensor<CPUBuffer>) -> UnsafeMutableRawPointer {
-        t.buffer.base + t.offset * t.dtype.byteSize
+        t.buffer.base + t.dtype.bytes(t.offset)
     }
 
     private func f32(_ t: Tensor<CPUBuffer>) -> UnsafeMutablePointer<Float> {
@@ -339,9 +338,10 @@ public final class CPUBackend: Backend {
 
 func kernelType(_ dtype: DType) -> Int32 {
     switch dtype {
-    case .f32, .i32: Int32(HAM_F32.rawValue)
+    case .f32, .i32, .u8: Int32(HAM_F32.rawValue)
     case .f16: Int32(HAM_F16.rawValue)
     case .bf16: Int32(HAM_BF16.rawValue)
+    case .q8_0: Int32(HAM_Q8_0.rawValue)
     }
 }
 
