@@ -146,11 +146,14 @@ def machine() -> dict:
 
 
 def hamrun_commit() -> str:
+    """The last commit that changed hamrun's code (Sources/, Package.swift), and HEAD."""
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "Sources", "Package.swift"],
-                               cwd=REPO, capture_output=True, text=True).stdout.strip()
-        return rev + (" (Sources modified)" if dirty else "")
+        head = git("rev-parse", "--short=12", "HEAD")
+        code = git("log", "-1", "--format=%h", "--abbrev=12", "--", "Sources", "Package.swift")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "Sources", "Package.swift")
+        return f"{code}{' + uncommitted changes' if dirty else ''} (code; HEAD {head})"
     except Exception:
         return "unknown"
 
