@@ -236,9 +236,15 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
-def summarize(cfg: dict, runs: list[dict], gguf_bytes: dict, bw: float) -> dict:
+def summarize(cfg: dict, all_runs: list[dict], gguf_bytes: dict, bw: float, max_busy: float) -> dict:
+    """The row of one configuration: medians over its clean runs (other work kept at most
+    max_busy of the CPUs busy during the run), or over all runs when none was clean."""
+    clean = [r for r in all_runs if r["conditions"].get("other_cpu_busy_during", 0.0) <= max_busy]
+    runs = clean or all_runs
     res = [r["result"] for r in runs]
-    row = {"key": cfg["key"], "label": cfg["label"], "runtime": cfg["runtime"], "runs": len(res),
+    row = {"key": cfg["key"], "label": cfg["label"], "runtime": cfg["runtime"], "runs": len(all_runs),
+           "runs_clean": len(clean) if all(("other_cpu_busy_during" in r["conditions"]) for r in all_runs) else None,
+           "runs_used": len(res),
            "decode_tokens_per_second": median([r["decode_tokens_per_second"] for r in res]),
            "prefill_tokens_per_second": median([r["prefill_tokens_per_second"] for r in res]),
            "peak_rss_mb": median([r["peak_rss_mb"] for r in res]),
@@ -327,11 +333,13 @@ def markdown(report: dict) -> str:
     head = ["", "decode tok/s", "prefill tok/s", "peak RSS MB", "weight MB/token", "GB/s", "% of BW",
             "decode × llama F16", "prefill × llama F16", "RSS × llama F16", "CPU/wall"]
     if has_others:
-        head += ["others %"]
+        head += ["others %", "clean runs"]
     if any_q8:
         head += ["decode × llama Q8_0"]
 
     def contended(r):
+        if r.get("runs_clean") is not None:
+            return r["runs_clean"] == 0
         if r.get("other_busy_during_median") is not None:
             return r["other_busy_during_median"] > max_busy
         return r.get("cpu_per_wall_median") is not None and r["cpu_per_wall_median"] < 0.85 * threads
@@ -353,6 +361,7 @@ def markdown(report: dict) -> str:
         if has_others:
             o = r.get("other_busy_during_median")
             cells.append("–" if o is None else f"{100 * o:.0f}")
+            cells.append("–" if r.get("runs_clean") is None else f"{r['runs_clean']}/{r['runs']}")
         if any_q8:
             cells.append(fmt(r["decode_ratio"], 2) if q8 else "–")
         lines.append("| " + " | ".join(cells) + " |")
@@ -368,14 +377,18 @@ def markdown(report: dict) -> str:
                          f"{fmt(r['decode_best_ratio'], 2)} | {fmt(r['prefill_best_ratio'], 2)} |")
     bw = report["bandwidth"]
     lines.append("")
-    lines.append(f"Median of {report['settings']['runs']} alternating runs; {threads} thread(s), "
+    lines.append(f"Median of {report['settings']['runs']} alternating rounds; {threads} thread(s), "
                  f"{report['settings']['prompt_tokens']}-token prompt, {report['settings']['gen_tokens']} generated tokens. "
                  f"Memory bandwidth (streaming read, {bw['threads']} thread(s), {bw['megabytes']} MB, best of 7): "
-                 f"{bw['before']['best_gb_per_second']:.1f} GB/s before, {bw['after']['best_gb_per_second']:.1f} GB/s after; "
-                 f"% of BW uses {bw['used_gb_per_second']:.1f} GB/s. CPU/wall: CPU seconds the run's process used per "
+                 + ", ".join(f"{b['best_gb_per_second']:.1f}" for b in bw.get("all", [bw["before"], bw["after"]]))
+                 + f" GB/s ({'before, between rounds, after' if 'all' in bw else 'before, after'}); % of BW uses {bw['used_gb_per_second']:.1f} GB/s"
+                 + (" (given with --bandwidth-gbps)" if bw.get("override") else " (the best)") + "."
+                 f" CPU/wall: CPU seconds the run's process used per "
                  f"wall second, loading and warm-up included (at most {threads})."
                  + (" others %: share of all CPUs that other processes kept busy during the run (/proc/stat minus "
-                    "the run's own CPU time), median." if has_others else "")
+                    f"the run's own CPU time), median. clean runs: runs with others ≤ {100 * max_busy:.0f} %; a row's "
+                    "figures are the medians over its clean runs when it has any, else over all its runs."
+                    if has_others else "")
                  + " 1-min load average at the start of each round: "
                  + ", ".join(f"{r['load_at_start']:.1f}" for r in report["rounds"]) + ".")
     lines.append("")
@@ -403,6 +416,9 @@ def main() -> int:
     ap.add_argument("--skip-build", action="store_true", help="use the existing .build/release/hamrun")
     ap.add_argument("--verify", action="store_true", help="check the GGUFs against the hamrun model (verify_gguf.py)")
     ap.add_argument("--bandwidth-mb", type=int, default=2048)
+    ap.add_argument("--bandwidth-gbps", type=float,
+                    help="use this bandwidth for %% of BW instead of the best one measured (e.g. with --from-json, "
+                         "a figure measured on the machine when it was quiet)")
     ap.add_argument("--max-busy", type=float, default=0.25,
                     help="before each run wait until other work keeps at most this share of all CPUs busy "
                          "(measured over 2 s; default 0.25) ...")
@@ -439,9 +455,16 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="hamrun-bench-"))
     try:
         membw = compile_membw(tmp)
-        wait_quiet(args.max_busy, args.max_wait)
-        bw_before = bandwidth(membw, args.threads, args.bandwidth_mb)
-        log(f"bandwidth: {bw_before}")
+        bw_all = []
+
+        def measure_bandwidth(when: str) -> dict:
+            busy = wait_quiet(args.max_busy, args.max_wait)
+            bw = bandwidth(membw, args.threads, args.bandwidth_mb) | {"when": when, "other_cpu_busy_before": busy}
+            bw_all.append(bw)
+            log(f"bandwidth ({when}): {bw['best_gb_per_second']:.1f} GB/s best, others {100 * busy:.0f}% before")
+            return bw
+
+        bw_before = measure_bandwidth("before")
 
         cfgs = configs(args, hamrun, venv_python)
         results: dict[str, list] = {c["key"]: [] for c in cfgs}
@@ -465,13 +488,14 @@ def main() -> int:
                     f"prefill {result['prefill_tokens_per_second']:7.1f} tok/s  rss {result['peak_rss_mb']:6.0f} MB  "
                     f"cpu/wall {cond['cpu_per_wall']:.2f}  others {100 * busy:.0f}% before, "
                     f"{100 * cond['other_cpu_busy_during']:.0f}% during")
+            if not args.quick and rnd + 1 < args.runs:
+                measure_bandwidth(f"after round {rnd + 1}")
 
-        bw_after = bw_before if args.quick else bandwidth(membw, args.threads, args.bandwidth_mb)
-        log(f"bandwidth: {bw_after}")
+        bw_after = bw_before if args.quick else measure_bandwidth("after")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    bw_used = max(bw_before["best_gb_per_second"], bw_after["best_gb_per_second"])
+    bw_used = max(b["best_gb_per_second"] for b in bw_all)
     llama_info = results["llama_f16"][0]["result"]
     report = {
         "date_utc": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -486,7 +510,7 @@ def main() -> int:
                      "max_busy": args.max_busy, "retries": args.retries,
                      "gen_tokens": args.gen_tokens, "ks": args.ks, "model_dir": str(args.model_dir)},
         "bandwidth": {"threads": args.threads, "megabytes": args.bandwidth_mb, "before": bw_before,
-                      "after": bw_after, "used_gb_per_second": bw_used},
+                      "after": bw_after, "all": bw_all, "used_gb_per_second": bw_used},
         "rounds": rounds,
         "configs": [{k: v for k, v in c.items() if k != "cmd"} | {"cmd": list(map(str, c["cmd"]))} for c in cfgs],
         "gguf_tensor_bytes": gguf_bytes,
@@ -503,8 +527,12 @@ def finish(report: dict, args) -> int:
         report["gguf_tensor_bytes"] = {r["key"]: r["weight_bytes_per_token"] for r in report["rows"]
                                        if r["runtime"] == "llama.cpp"}
     cfgs, results = report["configs"], report["raw"]
-    rows = [summarize(c, results[c["key"]], report["gguf_tensor_bytes"], report["bandwidth"]["used_gb_per_second"])
-            for c in cfgs]
+    if getattr(args, "bandwidth_gbps", None):
+        report["bandwidth"]["used_gb_per_second"] = args.bandwidth_gbps
+        report["bandwidth"]["override"] = "--bandwidth-gbps"
+    max_busy = report["settings"].get("max_busy", 0.25)
+    rows = [summarize(c, results[c["key"]], report["gguf_tensor_bytes"], report["bandwidth"]["used_gb_per_second"],
+                      max_busy) for c in cfgs]
     ratios(rows)
     report["rows"] = rows
     report["goals"] = goals(rows)
