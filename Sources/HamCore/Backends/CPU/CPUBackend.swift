@@ -40,7 +40,7 @@ public final class CPUBackend: Backend {
 
     public var prefersRunAhead: Bool { false }
 
-    public var name: String { "cpu (\(pool.threadCount) threads, \(String(cString: ham_kernel_level())))" }
+    public var name: String { "cpu (\(pool.threadCount) threads, \(String(cString: ham_kernel_level())), OpenBLAS \(BLASKernels.coreName))" }
 
     // MARK: Memory
 
