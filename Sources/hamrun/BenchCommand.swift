@@ -63,10 +63,13 @@ struct BenchCommand: ParsableCommand {
         let median = byDecode[byDecode.count / 2].stats
         let prefill = results.map(\.stats.prefillTokensPerSecond).sorted()[results.count / 2]
 
-        let macroSteps = Double(median.macroSteps), tokens = Double(median.generatedTokens)
+        // Weight bytes read per token: a base forward per macro step (its micro step 0 reads the
+        // stop head too, and a merged step of two or more tokens the compositional embedder),
+        // and a micro step for every further token.
         let bytesPerToken = mode == .base
             ? Double(graph.baseBytesPerForward)
-            : (macroSteps * Double(graph.baseBytesPerForward) + (tokens - macroSteps) * Double(graph.microBytesPerStep)) / tokens
+            : median.weightBytesRead(base: graph.baseBytesPerForward + graph.stopHeadBytes,
+                                     micro: graph.microBytesPerStep, merger: graph.mergerBytes)
         let report = BenchReport(
             model: directory.path, backend: graph.backendName, mode: mode.rawValue,
             prompt_tokens: promptTokens, generated_tokens: median.generatedTokens,

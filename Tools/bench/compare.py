@@ -70,7 +70,7 @@ def build_hamrun() -> Path:
     return binary
 
 
-def ensure_model(model_dir: Path, venv_python: Path, verify: bool) -> None:
+def ensure_model(model_dir: Path, venv_python: Path, verify: bool, hamrun: Path) -> None:
     made = False
     needed = [model_dir / "MANIFEST.json", model_dir / "hamburger-bf16" / "model.safetensors",
               model_dir / "llama-1b-f16.gguf", model_dir / "llama-1b-q8_0.gguf"]
@@ -79,6 +79,9 @@ def ensure_model(model_dir: Path, venv_python: Path, verify: bool) -> None:
         made = True
     if made or verify:
         run([venv_python, HERE / "verify_gguf.py", "--dir", model_dir])
+    q8 = model_dir / "hamburger-q8_0"
+    if made or not (q8 / "model.safetensors").exists():
+        run([hamrun, "quantize", "--model", model_dir / "hamburger-bf16", "--out", q8, "--force"])
 
 
 def venv_has_llama(python: Path) -> bool:
@@ -189,12 +192,12 @@ def wait_quiet(max_busy: float, max_wait: float) -> float:
 
 # ---- runs ---------------------------------------------------------------------------------------
 
-def timed_child(cmd: list, timeout: float, busy_before: float) -> tuple[dict, dict]:
+def timed_child(cmd: list, timeout: float, busy_before: float, env: dict | None = None) -> tuple[dict, dict]:
     """Runs cmd, parses the last stdout line as JSON; returns it and the run's conditions."""
     load_before = loadavg()
     ru0, s0 = os.times(), cpu_sample()
     t0 = time.perf_counter()
-    r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=timeout, env=env)
     wall = time.perf_counter() - t0
     ru1, s1 = os.times(), cpu_sample()
     if r.returncode != 0:
@@ -225,9 +228,21 @@ def configs(args, hamrun: Path, venv_python: Path) -> list[dict]:
     for k in args.ks:
         out.append({"key": f"hamrun_k{k}", "label": f"hamrun HAMburger K={k} (bf16)", "runtime": "hamrun", "k": k,
                     "cmd": ham + ["--mode", "hamburger", "--force-steps", k]})
-    if args.hamrun_q8_model:
-        out.append({"key": "hamrun_q8_0", "label": "hamrun base (Q8_0)", "runtime": "hamrun", "vs_q8": True,
-                    "cmd": [hamrun, "bench", "--model", args.hamrun_q8_model, "--runs", "1", "--json", "--mode", "base"] + common})
+    # The same weights quantized by `hamrun quantize` (llama.cpp's Q8_0 blocks), against llama.cpp Q8_0.
+    q8 = [hamrun, "bench", "--model", d / "hamburger-q8_0", "--runs", "1", "--json"] + common
+    out.append({"key": "hamrun_q8_0", "label": "hamrun base (Q8_0)", "runtime": "hamrun", "vs_q8": True,
+                "cmd": q8 + ["--mode", "base"]})
+    for k in [k for k in args.ks if k in (2, 4)]:
+        out.append({"key": f"hamrun_q8_0_k{k}", "label": f"hamrun HAMburger K={k} (Q8_0)", "runtime": "hamrun", "vs_q8": True,
+                    "k": k, "cmd": q8 + ["--mode", "hamburger", "--force-steps", k]})
+    # This machine's environment pins OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell);
+    # hamrun runs with OpenBLAS's own choice for the processor unless asked to keep the pin.
+    env = dict(os.environ)
+    if not args.keep_openblas_coretype:
+        env.pop("OPENBLAS_CORETYPE", None)
+    for c in out:
+        if c["runtime"] == "hamrun":
+            c["env"] = env
     return out
 
 
@@ -300,6 +315,15 @@ def goals(rows: list[dict]) -> list[dict]:
     goal("hamrun base decode / llama.cpp F16 decode", dec("hamrun_base"), 1.0)
     goal("HAMburger K=2 decode / llama.cpp F16 decode", dec("hamrun_k2"), 1.15)
     goal("HAMburger K=4 decode / llama.cpp F16 decode", dec("hamrun_k4"), 1.6)
+    q8 = by.get("llama_q8_0")
+
+    def dec_q8(key):
+        return by[key]["decode_tokens_per_second"] / q8["decode_tokens_per_second"] if key in by and q8 else None
+
+    if "hamrun_q8_0" in by:
+        goal("hamrun base Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0"), 1.0)
+        goal("HAMburger K=2 Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0_k2"), 1.15)
+        goal("HAMburger K=4 Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0_k4"), 1.6)
     ham = [r for r in rows if r["runtime"] == "hamrun"]
     if "hamrun_base" in by:
         goal("hamrun base prefill / llama.cpp F16 prefill",
@@ -428,9 +452,9 @@ def main() -> int:
                     help="repeat a run during which other work kept more than --max-busy of the CPUs busy, "
                          "up to this many times (default 2); the last attempt counts, all are in the JSON")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
-    ap.add_argument("--hamrun-q8-model", type=Path,
-                    help="a hamrun Q8_0 model directory, for a row compared with llama.cpp Q8_0 "
-                         "(for when hamrun supports Q8_0 weights; not today)")
+    ap.add_argument("--keep-openblas-coretype", action="store_true",
+                    help="run hamrun with the environment's OPENBLAS_CORETYPE (by default it is removed, so "
+                         "OpenBLAS picks its kernels for the processor)")
     ap.add_argument("--from-json", type=Path,
                     help="measure nothing: re-render the table and goals of an earlier --json-out")
     ap.add_argument("--json-out", type=Path)
@@ -448,7 +472,7 @@ def main() -> int:
     if not args.skip_build or not hamrun.exists():
         hamrun = build_hamrun()
     venv_python = ensure_llama_cpp(args.venv.expanduser())
-    ensure_model(args.model_dir, venv_python, args.verify)
+    ensure_model(args.model_dir, venv_python, args.verify, hamrun)
     gguf_bytes = {"llama_f16": gguf_tensor_bytes(args.model_dir / "llama-1b-f16.gguf"),
                   "llama_q8_0": gguf_tensor_bytes(args.model_dir / "llama-1b-q8_0.gguf")}
 
@@ -476,7 +500,7 @@ def main() -> int:
             for c in order:
                 for attempt in range(args.retries + 1):
                     busy = wait_quiet(args.max_busy, args.max_wait)
-                    result, cond = timed_child(c["cmd"], args.timeout, busy)
+                    result, cond = timed_child(c["cmd"], args.timeout, busy, c.get("env"))
                     cond["attempt"] = attempt + 1
                     if cond["other_cpu_busy_during"] <= args.max_busy or attempt == args.retries:
                         break

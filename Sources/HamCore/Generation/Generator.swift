@@ -39,6 +39,16 @@ public struct GenerationStats: Sendable, Equatable {
     public var tokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var tokensPerStep: Double { macroSteps > 0 ? Double(generatedTokens) / Double(macroSteps) : 0 }
+    /// Macro steps that fed two or more tokens to the compositional embedder.
+    public var mergedSteps = 0
+
+    /// Weight bytes read per generated token, given what a base forward, a further micro step
+    /// and a merge read.
+    public func weightBytesRead(base: Int, micro: Int, merger: Int) -> Double {
+        guard generatedTokens > 0 else { return 0 }
+        let total = macroSteps * base + (generatedTokens - macroSteps) * micro + mergedSteps * merger
+        return Double(total) / Double(generatedTokens)
+    }
 }
 
 public struct GenerationResult: Sendable {
@@ -108,6 +118,7 @@ public final class Generator {
             if !firstStep {
                 let previous = result.steps[result.steps.count - 1]
                 if options.mode == .hamburger { try graph.forward(mergedStep: previous) } else { try graph.forward(tokens: previous) }
+                if previous.count > 1 { result.stats.mergedSteps += 1 }
             }
             firstStep = false
             let remaining = options.maxTokens - result.tokens.count

@@ -9,6 +9,8 @@ public protocol InferenceGraph: AnyObject {
     var position: Int { get }
     var baseBytesPerForward: Int { get }
     var microBytesPerStep: Int { get }
+    var stopHeadBytes: Int { get }
+    var mergerBytes: Int { get }
     var kvCacheBytes: Int { get }
 
     func reset()

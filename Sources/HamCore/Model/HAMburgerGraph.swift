@@ -357,8 +357,19 @@ public final class HAMburgerGraph<B: Backend> {
 
     public var microBytesPerStep: Int {
         guard let micro else { return 0 }
-        return micro.layers.reduce(0) { $0 + $1.byteCount } + base.lmHead.byteCount
-            + [micro.stop1, micro.stop2, micro.stop3].reduce(0) { $0 + $1.byteCount }
+        return micro.layers.reduce(0) { $0 + $1.byteCount } + base.lmHead.byteCount + stopHeadBytes
+    }
+
+    /// Bytes of the stop head, which micro step 0 reads too.
+    public var stopHeadBytes: Int {
+        guard let m = micro else { return 0 }
+        return [m.stop1, m.stop1Bias, m.stop2, m.stop2Bias, m.stop3, m.stop3Bias].reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// Bytes the compositional embedder reads to merge a step of two or more tokens.
+    public var mergerBytes: Int {
+        guard let m = merger else { return 0 }
+        return [m.positions, m.q, m.qBias, m.k, m.kBias, m.v, m.vBias, m.out, m.outBias].reduce(0) { $0 + $1.byteCount }
     }
 
     /// Memory the KV caches hold now.
