@@ -32,7 +32,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from evaluate import held_out_prompts  # noqa: E402
+from evaluate import NEW_TOKENS, held_out_prompts  # noqa: E402
 from hamburger_model import base_generate, ham_generate  # noqa: E402
 from model_io import find_up, load_model_dir, recommended_confidence  # noqa: E402
 
@@ -122,6 +122,28 @@ def main():
         json.dump(out, f)
     print(f"wrote {a.out}: {len(cases)} cases from {len(used)} prompts; smallest margins "
           f"logit {worst[0]:.1e}, stop {worst[1]:.1e}")
+
+    # The held-out prompts of the model card's sweep, so the runtime's own
+    # tokens-per-step test needs no corpus.
+    sweep = {}
+    eval_path = os.path.join(a.model, "eval.json")
+    if os.path.exists(eval_path):
+        sweep = {k: {"tokens": v["tokens"], "steps": v["steps"]}
+                 for k, v in json.load(open(eval_path))["sweep"].items()}
+    heldout = {
+        "source": "first lines of the held-out chunks (Tools/train/evaluate.py held_out_prompts)",
+        "max_new_tokens": NEW_TOKENS,
+        "count_rule": "greedy; a prompt ends after the macro step that reaches max_new_tokens "
+                      "or emits EOS; tokens/step = all tokens / all macro steps",
+        "recommended_confidence": rec,
+        "pytorch_sweep": sweep,
+        "prompts": [{"name": n, "prompt": p, "prompt_ids": tok.encode(p).ids}
+                    for n, p in held_out_prompts(d)],
+    }
+    path = os.path.join(os.path.dirname(os.path.abspath(a.out)), "heldout.json")
+    with open(path, "w") as f:
+        json.dump(heldout, f, indent=1)
+    print(f"wrote {path}: {len(heldout['prompts'])} prompts")
 
 
 if __name__ == "__main__":
