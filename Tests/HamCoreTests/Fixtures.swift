@@ -4,8 +4,9 @@ import HamChecks
 
 /// Paths of the reference data copied into Tests/Fixtures (see each folder's ORIGIN.md).
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let root = repositoryRoot.appendingPathComponent("Tests/Fixtures")
     static let tiny = root.appendingPathComponent("tiny-hamburger-ref")
     static let tinyBase = tiny.appendingPathComponent("base")
 
