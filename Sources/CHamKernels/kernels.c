@@ -105,12 +105,32 @@ AVX512 static inline __m512 load16(const void *w, int dtype, size_t k, __mmask16
     }
 }
 
-// One weight row at a time against up to 8 rows of x.
-AVX512 static void gemv_rows_avx512(const float *x, size_t n, size_t in, const char *row, int dtype,
+// One weight row at a time against n (1..8) rows of x. Always inlined with a constant n (see
+// gemv_rows_dispatch): with a variable n the accumulators live on the stack and every FMA waits
+// for a store-to-load round trip (micro step 1's 5-row products ran at 12 GB/s per core).
+#ifndef HAM_PREFETCH_BYTES
+#define HAM_PREFETCH_BYTES 4096
+#endif
+#define AVX512_INLINE __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c"), always_inline)) static inline
+AVX512_INLINE void gemv_rows_avx512(const float *x, const size_t n, size_t in, const char *row, int dtype,
                                     float *acc_out) {
-    __m512 acc[8];
-    for (size_t r = 0; r < n; r++) acc[r] = _mm512_setzero_ps();
+    // Two accumulators per row of x: one FMA chain per row would wait on the FMA latency.
+    __m512 acc[8], acc2[8];
+    for (size_t r = 0; r < n; r++) acc[r] = acc2[r] = _mm512_setzero_ps();
     size_t k = 0;
+    // Several rows of x make each weight cache line slow to consume, so the hardware prefetcher
+    // falls behind (and stops at every 4 KB page, often a row): fetch ahead by hand.
+    size_t esize = dtype == HAM_F32 ? 4 : 2;
+    for (; k + 32 <= in; k += 32) {
+        _mm_prefetch(row + (k * esize) + HAM_PREFETCH_BYTES, _MM_HINT_T0);
+        if (esize == 4) _mm_prefetch(row + (k * esize) + HAM_PREFETCH_BYTES + 64, _MM_HINT_T0);
+        __m512 wv = load16(row, dtype, k, 0xffff), wv2 = load16(row, dtype, k + 16, 0xffff);
+        for (size_t r = 0; r < n; r++) {
+            acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * in + k), wv, acc[r]);
+            acc2[r] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * in + k + 16), wv2, acc2[r]);
+        }
+    }
+    for (size_t r = 0; r < n; r++) acc[r] = _mm512_add_ps(acc[r], acc2[r]);
     for (; k + 16 <= in; k += 16) {
         __m512 wv = load16(row, dtype, k, 0xffff);
         for (size_t r = 0; r < n; r++) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * in + k), wv, acc[r]);
@@ -123,18 +143,34 @@ AVX512 static void gemv_rows_avx512(const float *x, size_t n, size_t in, const c
     for (size_t r = 0; r < n; r++) acc_out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+#define GEMV_ROWS_N(N) \
+    AVX512 static void gemv_rows_avx512_##N(const float *x, size_t in, const char *row, int dtype, float *s) { \
+        gemv_rows_avx512(x, N, in, row, dtype, s); \
+    }
+GEMV_ROWS_N(1) GEMV_ROWS_N(2) GEMV_ROWS_N(3) GEMV_ROWS_N(4)
+GEMV_ROWS_N(5) GEMV_ROWS_N(6) GEMV_ROWS_N(7) GEMV_ROWS_N(8)
+
+typedef void (*gemv_rows_fn)(const float *, size_t, const char *, int, float *);
+static const gemv_rows_fn gemv_rows_avx512_n[9] = {
+    0, gemv_rows_avx512_1, gemv_rows_avx512_2, gemv_rows_avx512_3, gemv_rows_avx512_4,
+    gemv_rows_avx512_5, gemv_rows_avx512_6, gemv_rows_avx512_7, gemv_rows_avx512_8,
+};
+
 // Decode (n == 1): one weight row at a time, four independent FMA chains along it. A single
 // stream per thread is what the hardware prefetcher follows best: interleaving four rows cost
 // 40% of the bandwidth on the development machine (21 against 37 GB/s on one core).
 AVX512 static void gemv1_avx512(const float *x, size_t in, const void *w, int dtype, size_t o_begin,
                                 size_t o_end, const float *bias, float *out, int accumulate) {
-    size_t row_bytes = ham_row_bytes(dtype, in);
+    size_t row_bytes = ham_row_bytes(dtype, in), esize = dtype == HAM_F32 ? 4 : 2;
     for (size_t o = o_begin; o < o_end; o++) {
         const char *r = (const char *)w + o * row_bytes;
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
         size_t k = 0;
         for (; k + 64 <= in; k += 64) {
+            // A page ahead: the hardware prefetcher alone stops at each 4 KB page (+5% here).
+            _mm_prefetch(r + k * esize + HAM_PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch(r + k * esize + HAM_PREFETCH_BYTES + 64, _MM_HINT_T0);
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), load16(r, dtype, k, 0xffff), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), load16(r, dtype, k + 16, 0xffff), a1);
             a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 32), load16(r, dtype, k + 32, 0xffff), a2);
@@ -163,6 +199,39 @@ AVX512 static inline __m512 q8_scale512(const ham_block_q8_0 *b) {
     return _mm512_set1_ps(_cvtsh_ss(b->d));
 }
 
+// One q8_0 row against n (1..8) rows of x, n constant after inlining (as gemv_rows_avx512).
+AVX512_INLINE void q8_rows_avx512(const float *x, const size_t n, size_t in, const ham_block_q8_0 *row,
+                                  float *acc_out) {
+    __m512 acc[8];
+    for (size_t r = 0; r < n; r++) acc[r] = _mm512_setzero_ps();
+    for (size_t b = 0; b < in / 32; b++) {
+        _mm_prefetch((const char *)(row + b) + HAM_PREFETCH_BYTES, _MM_HINT_T0);
+        __m512 lo, hi, d = q8_scale512(row + b);
+        q8_block512(row + b, &lo, &hi);
+        lo = _mm512_mul_ps(lo, d);
+        hi = _mm512_mul_ps(hi, d);
+        for (size_t r = 0; r < n; r++) {
+            const float *xr = x + r * in + b * 32;
+            acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xr), lo, acc[r]);
+            acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16), hi, acc[r]);
+        }
+    }
+    for (size_t r = 0; r < n; r++) acc_out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+#define Q8_ROWS_N(N) \
+    AVX512 static void q8_rows_avx512_##N(const float *x, size_t in, const ham_block_q8_0 *row, float *s) { \
+        q8_rows_avx512(x, N, in, row, s); \
+    }
+Q8_ROWS_N(1) Q8_ROWS_N(2) Q8_ROWS_N(3) Q8_ROWS_N(4)
+Q8_ROWS_N(5) Q8_ROWS_N(6) Q8_ROWS_N(7) Q8_ROWS_N(8)
+
+typedef void (*q8_rows_fn)(const float *, size_t, const ham_block_q8_0 *, float *);
+static const q8_rows_fn q8_rows_avx512_n[9] = {
+    0, q8_rows_avx512_1, q8_rows_avx512_2, q8_rows_avx512_3, q8_rows_avx512_4,
+    q8_rows_avx512_5, q8_rows_avx512_6, q8_rows_avx512_7, q8_rows_avx512_8,
+};
+
 AVX512 static void gemv_q8_avx512(const float *x, size_t n, size_t in, const void *w,
                                   size_t o_begin, size_t o_end, const float *bias, float *out,
                                   size_t out_stride, int accumulate) {
@@ -175,6 +244,8 @@ AVX512 static void gemv_q8_avx512(const float *x, size_t n, size_t in, const voi
             __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
             size_t b = 0;
             for (; b + 2 <= nb; b += 2) {
+                _mm_prefetch((const char *)(r + b) + HAM_PREFETCH_BYTES, _MM_HINT_T0);
+                _mm_prefetch((const char *)(r + b) + HAM_PREFETCH_BYTES + 64, _MM_HINT_T0);
                 __m512 lo, hi, lo2, hi2;
                 q8_block512(r + b, &lo, &hi);
                 q8_block512(r + b + 1, &lo2, &hi2);
@@ -197,23 +268,12 @@ AVX512 static void gemv_q8_avx512(const float *x, size_t n, size_t in, const voi
     for (size_t r0 = 0; r0 < n; r0 += 8) {
         size_t nr = n - r0 < 8 ? n - r0 : 8;
         const float *xb = x + r0 * in;
+        q8_rows_fn rows = q8_rows_avx512_n[nr];
         for (size_t o = o_begin; o < o_end; o++) {
-            __m512 acc[8];
-            for (size_t r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
-            for (size_t b = 0; b < nb; b++) {
-                const ham_block_q8_0 *blk = blocks + o * nb + b;
-                __m512 lo, hi, d = q8_scale512(blk);
-                q8_block512(blk, &lo, &hi);
-                lo = _mm512_mul_ps(lo, d);
-                hi = _mm512_mul_ps(hi, d);
-                for (size_t r = 0; r < nr; r++) {
-                    const float *xr = xb + r * in + b * 32;
-                    acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xr), lo, acc[r]);
-                    acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16), hi, acc[r]);
-                }
-            }
+            float s[8];
+            rows(xb, in, blocks + o * nb, s);
             for (size_t r = 0; r < nr; r++) {
-                float v = _mm512_reduce_add_ps(acc[r]) + (bias ? bias[o] : 0.0f);
+                float v = s[r] + (bias ? bias[o] : 0.0f);
                 float *dst = out + (r0 + r) * out_stride + o;
                 *dst = accumulate ? *dst + v : v;
             }
@@ -232,12 +292,13 @@ AVX512 static void gemv_avx512(const float *x, size_t n, size_t in, const void *
         gemv1_avx512(x, in, w, dtype, o_begin, o_end, bias, out, accumulate);
         return;
     }
-        for (size_t r0 = 0; r0 < n; r0 += 8) {
+    for (size_t r0 = 0; r0 < n; r0 += 8) {
         size_t nr = n - r0 < 8 ? n - r0 : 8;
         const float *xb = x + r0 * in;
+        gemv_rows_fn rows = gemv_rows_avx512_n[nr];
         for (size_t o = o_begin; o < o_end; o++) {
             float s[8];
-            gemv_rows_avx512(xb, nr, in, (const char *)w + o * ham_row_bytes(dtype, in), dtype, s);
+            rows(xb, in, (const char *)w + o * ham_row_bytes(dtype, in), dtype, s);
             for (size_t r = 0; r < nr; r++) {
                 float v = s[r] + (bias ? bias[o] : 0.0f);
                 float *dst = out + (r0 + r) * out_stride + o;
