@@ -1,4 +1,5 @@
 import Foundation
+import HamChecks
 import HamCore
 import Testing
 import ZIPFoundation
@@ -18,7 +19,7 @@ enum ConvertFixtures {
 
     /// A fresh directory, removed by `remove`.
     static func scratch() throws -> String {
-        let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("hamrun-convert-\(UUID().uuidString)")
+        let dir = ScratchDirectory.root + "convert-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }

@@ -17,7 +17,7 @@ enum Fixtures {
     }
 
     private static let converted: Result<String, Error> = Result {
-        let output = NSTemporaryDirectory() + "hamrun-tiny-hamburger-\(getpid())-\(UUID().uuidString)"
+        let output = ScratchDirectory.root + "tiny-hamburger-\(getpid())-\(UUID().uuidString)"
         _ = try CheckpointConverter.convert(checkpoint: tiny.appendingPathComponent("hamburger.ckpt").path,
                                             base: tinyBase.path, output: output)
         return output

@@ -1,4 +1,5 @@
 import Foundation
+import HamChecks
 import Testing
 @testable import HamCore
 
@@ -7,7 +8,7 @@ import Testing
     let scratch: String
 
     init() throws {
-        scratch = NSTemporaryDirectory() + "hamrun-loader-\(UUID().uuidString)"
+        scratch = ScratchDirectory.root + "loader-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     }
 

@@ -40,7 +40,7 @@ import Testing
 
     @Test func quantizedModelLoadsRunsAndKeepsWhatIsNotAMatrix() throws {
         let source = try Fixtures.tinyHAMburgerDirectory()
-        let output = NSTemporaryDirectory() + "hamrun-q8-\(UUID().uuidString)"
+        let output = ScratchDirectory.root + "q8-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
         let summary = try Quantizer.quantize(model: source, output: output)
         #expect(summary.quantized > 100)
@@ -66,7 +66,7 @@ import Testing
 
     @Test func refusesAnExistingOutputAndOtherTypes() throws {
         let source = try Fixtures.tinyHAMburgerDirectory()
-        let output = NSTemporaryDirectory() + "hamrun-q8-exists-\(UUID().uuidString)"
+        let output = ScratchDirectory.root + "q8-exists-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: output + "/keep"))
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -78,7 +78,7 @@ import Testing
 
     /// A U8 tensor in a file that does not say it holds q8_0 blocks is refused.
     @Test func unmarkedBytesAreRefused() throws {
-        let directory = NSTemporaryDirectory() + "hamrun-u8-\(UUID().uuidString)"
+        let directory = ScratchDirectory.root + "u8-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let bytes = [UInt8](repeating: 1, count: 34)

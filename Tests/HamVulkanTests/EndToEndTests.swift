@@ -44,7 +44,7 @@ struct EndToEndTests {
 
     /// The fixture's base model plus random HAMburger modules in three dtypes, written once.
     static let hamburgerModel: Result<String, Error> = Result {
-        let directory = NSTemporaryDirectory() + "hamrun-vulkan-hamburger-\(ProcessInfo.processInfo.processIdentifier)"
+        let directory = ScratchDirectory.root + "vulkan-hamburger-\(ProcessInfo.processInfo.processIdentifier)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: ReferenceFixture.base.appendingPathComponent("config.json"))) as? [String: Any] ?? [:]
         config["hamburger"] = ["max_steps": 4]
@@ -102,7 +102,7 @@ struct EndToEndTests {
 
     /// The same model quantized to q8_0 (`hamrun quantize`): the same steps on both backends.
     @Test func quantizedModelMatchesTheCPUBackend() throws {
-        let output = NSTemporaryDirectory() + "hamrun-vulkan-q8-\(UUID().uuidString)"
+        let output = ScratchDirectory.root + "vulkan-q8-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
         _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output)
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]

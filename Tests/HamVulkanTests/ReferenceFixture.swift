@@ -10,7 +10,7 @@ enum ReferenceFixture {
 
     /// The fixture's Lightning checkpoint converted into a model directory, once per process.
     static let hamburger: Result<String, Error> = Result {
-        let output = NSTemporaryDirectory() + "hamrun-vulkan-reference-\(ProcessInfo.processInfo.processIdentifier)"
+        let output = ScratchDirectory.root + "vulkan-reference-\(ProcessInfo.processInfo.processIdentifier)"
         if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
         _ = try CheckpointConverter.convert(checkpoint: root.appendingPathComponent("hamburger.ckpt").path, base: base.path, output: output)
         return output

@@ -1,4 +1,5 @@
 import Foundation
+import HamChecks
 import Testing
 
 @Suite struct ChatCommandTests {
@@ -6,7 +7,7 @@ import Testing
 
     /// The tiny model converted once for these tests (it has a tokenizer with the Llama 3 header tokens).
     static let model: String? = {
-        let out = NSTemporaryDirectory() + "hamrun-chat-\(UUID().uuidString)"
+        let out = ScratchDirectory.root + "chat-\(UUID().uuidString)"
         let r = try? HamrunProcess.run(["convert", "--checkpoint", fixture.appendingPathComponent("hamburger.ckpt").path,
                                         "--base", fixture.appendingPathComponent("base").path, "--out", out])
         return r?.status == 0 ? out : nil
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func chatOnAModelWithoutTheHeaderTokensIsAnError() throws {
-        let tokenizerless = NSTemporaryDirectory() + "hamrun-notok-\(UUID().uuidString)"
+        let tokenizerless = ScratchDirectory.root + "notok-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: tokenizerless, withIntermediateDirectories: true)
         for file in ["config.json", "model.safetensors"] {
             try FileManager.default.copyItem(atPath: Self.fixture.appendingPathComponent("base/\(file)").path, toPath: tokenizerless + "/" + file)

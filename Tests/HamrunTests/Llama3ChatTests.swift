@@ -10,7 +10,7 @@ import Testing
     static let tokenizer = HamrunProcess.fixtures.appendingPathComponent("llama3-tokenizer/tokenizer.json")
 
     static func model(template: String) throws -> String {
-        let path = NSTemporaryDirectory() + "hamrun-llama3chat-\(UUID().uuidString)"
+        let path = ScratchDirectory.root + "llama3chat-\(UUID().uuidString)"
         var config = RandomModel.Shape.tiny.config
         config["vocab_size"] = 128_256
         config["hidden_size"] = 64

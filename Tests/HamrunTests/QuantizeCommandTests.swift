@@ -1,10 +1,11 @@
 import Foundation
+import HamChecks
 import Testing
 
 @Suite struct QuantizeCommandTests {
     @Test func quantizeThenGenerate() throws {
         let base = HamrunProcess.fixtures.appendingPathComponent("tiny-hamburger-ref/base").path
-        let out = NSTemporaryDirectory() + "hamrun-quantize-cli-\(UUID().uuidString)"
+        let out = ScratchDirectory.root + "quantize-cli-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let q = try HamrunProcess.run(["quantize", "--model", base, "--out", out])
         #expect(q.status == 0, "\(q.stderr)")

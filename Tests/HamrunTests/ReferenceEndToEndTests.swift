@@ -1,4 +1,5 @@
 import Foundation
+import HamChecks
 import Testing
 
 /// The acceptance path, through the binary: `hamrun convert` on the reference checkpoint,
@@ -20,7 +21,7 @@ import Testing
     static let fixture = HamrunProcess.fixtures.appendingPathComponent("tiny-hamburger-ref")
 
     @Test func convertThenGenerateReproducesEveryCase() throws {
-        let model = NSTemporaryDirectory() + "hamrun-e2e-\(UUID().uuidString)"
+        let model = ScratchDirectory.root + "e2e-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: model) }
         let convert = try HamrunProcess.run(["convert", "--checkpoint", Self.fixture.appendingPathComponent("hamburger.ckpt").path,
                                              "--base", Self.fixture.appendingPathComponent("base").path, "--out", model])
@@ -57,7 +58,7 @@ import Testing
 @Suite struct CheckReferenceCommandTests {
     @Test func checkReferenceReproducesTheFixtureOnTheCPU() throws {
         let fixture = ReferenceEndToEndTests.fixture
-        let model = NSTemporaryDirectory() + "hamrun-checkref-\(UUID().uuidString)"
+        let model = ScratchDirectory.root + "checkref-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: model) }
         _ = try HamrunProcess.run(["convert", "--checkpoint", fixture.appendingPathComponent("hamburger.ckpt").path,
                                    "--base", fixture.appendingPathComponent("base").path, "--out", model])
