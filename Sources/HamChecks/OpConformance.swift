@@ -151,7 +151,7 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
             }
             // Linear: decode-sized and prefill-sized, with and without bias and residual.
             for rows in rowCounts {
-                for (inF, outF) in [(1, 1), (7, 3), (16, 16), (33, 31), (130, 17), (257, 64), (64, 129)] {
+                for (inF, outF) in [(1, 1), (7, 3), (16, 16), (33, 31), (130, 17), (257, 64), (64, 129), (2081, 50)] {
                     let useBias = next() % 2 == 0, accumulate = next() % 2 == 0
                     let w = try weight(outF, inF, dtype, scale: 0.5)
                     let b = useBias ? try weight(1, outF, dtype) : nil

@@ -34,6 +34,13 @@ void ham_gemv(const float *x, size_t n, size_t in,
               const void *w, int dtype, size_t o_begin, size_t o_end,
               const float *bias, float *out, size_t out_stride, int accumulate);
 
+/// The same product for many rows of x (prefill), reading bf16/f16 weights in place. Returns 0,
+/// computing nothing, where this SIMD level or dtype has no such kernel (the caller then widens
+/// and uses BLAS).
+int ham_gemm(const float *x, size_t n, size_t in,
+             const void *w, int dtype, size_t o_begin, size_t o_end,
+             const float *bias, float *out, size_t out_stride, int accumulate);
+
 /// dst[i] = (float)src[i] for i in [0, count).
 void ham_widen(const void *src, int dtype, size_t count, float *dst);
 

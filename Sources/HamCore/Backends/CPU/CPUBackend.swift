@@ -134,7 +134,16 @@ public final class CPUBackend: Backend {
             }
             return
         }
-        // Prefill path: blocks of weight rows, widened into per-thread scratch, through sgemm.
+        // Prefill path for bf16/f16 weights: register-tiled kernel that widens in registers
+        // (`ham_gemm` with no rows answers whether this SIMD level has it).
+        if ham_gemm(nil, 0, inFeatures, w, type, 0, 0, nil, nil, 0, 0) != 0 {
+            pool.parallelFor(outFeatures, grain: 48, minimumPerThread: 48) { range, _ in
+                _ = ham_gemm(xPointer, n, inFeatures, w, type, range.lowerBound, range.upperBound,
+                             biasPointer, outPointer, outFeatures, accumulate ? 1 : 0)
+            }
+            return
+        }
+        // Otherwise: blocks of weight rows, widened into per-thread scratch, through sgemm.
         let block = Self.gemmBlockRows
         let blockBytes = block * inFeatures * 4
         ensureScratch(bytes: blockBytes)
