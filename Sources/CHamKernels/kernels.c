@@ -361,6 +361,8 @@ static const gemm_tile_fn gemm_tiles[GEMM_RM + 1][GEMM_RN + 1] = {
 AVX512 static int gemm_avx512(const float *x, size_t n, size_t in, const void *w, int dtype,
                               size_t o_begin, size_t o_end, const float *bias, float *out,
                               size_t out_stride, int accumulate) {
+    // f32 weights: sgemm reads them in place. q8_0: widening a block in the inner loop, once per
+    // 4 x rows, made prefill 28 % slower than widening it once for sgemm (98 against 135 tok/s).
     if (dtype != HAM_BF16 && dtype != HAM_F16) return 0;
     size_t row_bytes = ham_row_bytes(dtype, in);
     for (size_t r = 0; r < n; r++) {

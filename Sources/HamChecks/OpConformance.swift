@@ -175,7 +175,7 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
         // q8_0 weights (`hamrun quantize`): matrices of whole 32-element blocks, for the products
         // and the embedding; odd row counts and offsets, one block and many per row.
         for rows in rowCounts {
-            for (inF, outF) in [(32, 1), (32, 7), (64, 129), (192, 128), (96, 31), (256, 64)].prefix(quick ? 4 : 6) {
+            for (inF, outF) in [(32, 1), (32, 7), (64, 129), (192, 128), (96, 31), (256, 64), (2080, 50)].prefix(quick ? 4 : 7) {
                 let useBias = next() % 2 == 0, accumulate = next() % 2 == 0
                 let w = try weight(outF, inF, .q8_0, scale: 0.5)
                 let b = useBias ? try weight(1, outF, next() % 2 == 0 ? .f32 : .bf16) : nil
