@@ -1,7 +1,7 @@
 import Foundation
 
-/// Where checks and tests write model directories they make on the fly: one folder per process,
-/// removed when the process exits, so test runs leave nothing behind in the temporary directory.
+/// Where the test suites write the model directories they make on the fly: one folder per
+/// process, removed when it exits, so test runs leave nothing behind in the temporary directory.
 public enum ScratchDirectory {
     /// `<tmp>/hamrun-<pid>/`, created on first use.
     public static let root: String = {

@@ -17,7 +17,8 @@ public final class CPUBuffer: @unchecked Sendable {
 
 /// The CPU backend: every op runs when it is called, on a persistent pool of threads.
 /// Decode-sized products (up to 8 rows) stream the weights once through the SIMD kernels in
-/// their stored dtype; larger ones (prefill) widen blocks of weight rows and call BLAS sgemm.
+/// their stored dtype; larger ones (prefill) go through a register-tiled kernel that widens
+/// bf16/f16 in registers, or, for f32 and q8_0 weights, through BLAS sgemm on widened blocks.
 public final class CPUBackend: Backend {
     public typealias Buffer = CPUBuffer
     public let pool: ThreadPool
@@ -25,7 +26,7 @@ public final class CPUBackend: Backend {
     private var scratch: [OwnedBytes]
     private var scratchPointers: [UnsafeMutablePointer<Float>]
 
-    /// Products with fewer x rows than this use the streaming kernel instead of sgemm.
+    /// Products with fewer x rows than this use the streaming kernel instead of the prefill paths.
     static let gemmMinimumRows = 9
     /// Weight rows widened per sgemm call on the prefill path.
     static let gemmBlockRows = 128
