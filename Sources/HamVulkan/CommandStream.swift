@@ -238,22 +238,8 @@ final class CommandStream {
         recording = false
         let clock = ContinuousClock.now
         defer { statistics.submitSeconds += (ContinuousClock.now - clock).seconds }
-        try check(f.endCommandBuffer(commandBuffer), "vkEndCommandBuffer", device: context.info.summary)
-        var handle: VkCommandBuffer? = commandBuffer
-        let submitted = withUnsafePointer(to: &handle) { pointer in
-            var info = VkSubmitInfo()
-            info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
-            info.commandBufferCount = 1
-            info.pCommandBuffers = pointer
-            return f.queueSubmit(context.queue, 1, &info, fence)
-        }
-        try check(submitted, "vkQueueSubmit", device: context.info.summary)
-        var fenceHandle: VkFence? = fence
-        try check(f.waitForFences(context.device, 1, &fenceHandle, VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences",
-                  device: context.info.summary)
-        try check(f.resetFences(context.device, 1, &fenceHandle), "vkResetFences")
+        try endSubmitAndWait(commandBuffer)
         try check(f.resetCommandBuffer(commandBuffer, 0), "vkResetCommandBuffer")
-        statistics.submissions += 1
         ringCursor = 0
         let destroyed = context.completed(serial: serial)
         serial += 1
@@ -325,9 +311,15 @@ final class CommandStream {
         f.cmdPipelineBarrier(oneShot, VkPipelineStageFlags(VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue),
                              VkPipelineStageFlags(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue),
                              0, 1, &after, 0, nil, 0, nil)
-        try check(f.endCommandBuffer(oneShot), "vkEndCommandBuffer")
-        var submitHandle: VkCommandBuffer? = oneShot
-        let submitted = withUnsafePointer(to: &submitHandle) { pointer in
+        try endSubmitAndWait(oneShot)
+    }
+
+    /// Ends `buffer`, submits it alone with the stream's fence and waits for it.
+    private func endSubmitAndWait(_ buffer: VkCommandBuffer) throws {
+        let f = context.functions
+        try check(f.endCommandBuffer(buffer), "vkEndCommandBuffer", device: context.info.summary)
+        var handle: VkCommandBuffer? = buffer
+        let submitted = withUnsafePointer(to: &handle) { pointer in
             var info = VkSubmitInfo()
             info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
             info.commandBufferCount = 1
