@@ -94,7 +94,7 @@ struct CheckpointConverterTests {
         let fixtures = [
             (F.referenceCheckpoint, F.referenceBase),
             ((F.otherShapes as NSString).appendingPathComponent("hamburger.ckpt"), (F.otherShapes as NSString).appendingPathComponent("base")),
-            ((F.bad as NSString).appendingPathComponent("good.ckpt"), (F.bad as NSString).appendingPathComponent("base")),
+            (F.path("convert-bad/good.ckpt"), F.path("convert-bad/base")),
         ]
         for (i, (checkpoint, base)) in fixtures.enumerated() {
             let out = (dir as NSString).appendingPathComponent("out\(i)")
@@ -107,8 +107,8 @@ struct CheckpointConverterTests {
     func smallestLayout() throws {
         let dir = try F.scratch()
         defer { F.remove(dir) }
-        let (out, _) = try convert((F.bad as NSString).appendingPathComponent("good.ckpt"),
-                                   base: (F.bad as NSString).appendingPathComponent("base"), into: dir)
+        let (out, _) = try convert(F.path("convert-bad/good.ckpt"),
+                                   base: F.path("convert-bad/base"), into: dir)
         try F.verify(out, against: try F.expected(F.bad))
     }
 
@@ -163,7 +163,7 @@ struct CheckpointConverterTests {
     }
 
     @Test func pickleWithoutStateDict() throws {
-        let message = try F.failure(checkpoint: (F.bad as NSString).appendingPathComponent("no-state-dict.ckpt"))
+        let message = try F.failure(checkpoint: F.path("convert-bad/no-state-dict.ckpt"))
         #expect(message.contains("no 'state_dict'"))
     }
 
@@ -207,20 +207,20 @@ struct CheckpointConverterTests {
     }
 
     @Test func missingTensor() throws {
-        let message = try F.failure(checkpoint: (F.bad as NSString).appendingPathComponent("missing-tensor.ckpt"),
-                                    base: (F.bad as NSString).appendingPathComponent("base"))
+        let message = try F.failure(checkpoint: F.path("convert-bad/missing-tensor.ckpt"),
+                                    base: F.path("convert-bad/base"))
         #expect(message.hasSuffix("missing tensor 'model.model.layers.7.mlp.up_proj.weight'"))
     }
 
     @Test func wrongShape() throws {
-        let message = try F.failure(checkpoint: (F.bad as NSString).appendingPathComponent("wrong-shape.ckpt"),
-                                    base: (F.bad as NSString).appendingPathComponent("base"))
+        let message = try F.failure(checkpoint: F.path("convert-bad/wrong-shape.ckpt"),
+                                    base: F.path("convert-bad/base"))
         #expect(message.contains("'micro_step_decoder.decoders.1.self_attn.k_proj.weight' has shape [8, 32]; expected [8, 64]"))
     }
 
     @Test func unsupportedDType() throws {
-        let message = try F.failure(checkpoint: (F.bad as NSString).appendingPathComponent("int64-tensor.ckpt"),
-                                    base: (F.bad as NSString).appendingPathComponent("base"))
+        let message = try F.failure(checkpoint: F.path("convert-bad/int64-tensor.ckpt"),
+                                    base: F.path("convert-bad/base"))
         #expect(message.contains("'model.model.norm.weight' has dtype int64"))
     }
 
@@ -228,21 +228,21 @@ struct CheckpointConverterTests {
     func commandInPlaceOfTensor() throws {
         let marker = "/tmp/hamrun-pickle-was-executed"
         try? FileManager.default.removeItem(atPath: marker)
-        let message = try F.failure(checkpoint: (F.bad as NSString).appendingPathComponent("runs-a-command.ckpt"),
-                                    base: (F.bad as NSString).appendingPathComponent("base"))
+        let message = try F.failure(checkpoint: F.path("convert-bad/runs-a-command.ckpt"),
+                                    base: F.path("convert-bad/base"))
         #expect(message.contains("'comp_embedder.out_proj.bias' is an object built by posix.system"))
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
     @Test func unexpectedTensor() throws {
-        let message = try F.failure(checkpoint: (F.bad as NSString).appendingPathComponent("unexpected-tensor.ckpt"),
-                                    base: (F.bad as NSString).appendingPathComponent("base"))
+        let message = try F.failure(checkpoint: F.path("convert-bad/unexpected-tensor.ckpt"),
+                                    base: F.path("convert-bad/base"))
         #expect(message.contains("'micro_step_decoder.stop_head.6.weight' is not part of the HAMburger layout"))
     }
 
     @Test func separateCompositionalEmbedding() throws {
-        let message = try F.failure(checkpoint: (F.bad as NSString).appendingPathComponent("separate-comp-embedding.ckpt"),
-                                    base: (F.bad as NSString).appendingPathComponent("base"))
+        let message = try F.failure(checkpoint: F.path("convert-bad/separate-comp-embedding.ckpt"),
+                                    base: F.path("convert-bad/base"))
         #expect(message.contains("'comp_embedder.embedding.weight' differs from 'model.model.embed_tokens.weight'"))
     }
 
@@ -285,7 +285,7 @@ struct CheckpointConverterTests {
 
     @Test func baseForAnotherModel() throws {
         // The reference checkpoint against the small layout's base config: the first tensor differs.
-        let message = try F.failure(checkpoint: F.referenceCheckpoint, base: (F.bad as NSString).appendingPathComponent("base"))
+        let message = try F.failure(checkpoint: F.referenceCheckpoint, base: F.path("convert-bad/base"))
         #expect(message.contains("'model.model.embed_tokens.weight' has shape [1024, 128]; expected [32, 64]"))
     }
 
