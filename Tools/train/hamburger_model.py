@@ -55,13 +55,9 @@ class ModelConfig:
     num_micro_layers: int = 4
     feature_layers: List[int] = field(default_factory=lambda: [3, 7, 11, 15])
     merger_heads: int = 64
-    # Attention inside the micro-step decoder's FIRST call (features + first
-    # token): "bidirectional" is what Hugging Face eager attention does in the
-    # authors' `_macro_step` (no mask is passed to the decoder layers) and what
-    # shared/fixtures/tiny-hamburger-ref/expected.json follows; "causal" is the
-    # authors' flash-attention training and gpt-fast port. Later micro calls
-    # (one new token against the cache) are the same in both.
-    micro_attention: str = "bidirectional"
+    # The micro-step decoder's rows attend causally, the features and the first
+    # token included: the authors run its layers with FlashAttention-2 and no
+    # mask, in training and inference (their gpt-fast port masks q >= kv).
 
     def __post_init__(self):
         if self.head_dim is None:
@@ -89,8 +85,10 @@ class ModelConfig:
             num_micro_layers=ham.get("num_micro_layers", 4),
             feature_layers=list(ham.get("feature_layers", [3, 7, 11, 15])),
             merger_heads=ham.get("merger_heads", 64),
-            micro_attention=ham.get("micro_attention", "bidirectional"),
         )
+        if ham.get("micro_attention", "causal") != "causal":
+            raise ValueError(f"micro_attention {ham['micro_attention']!r}: only 'causal' is the "
+                             "authors' semantics (FlashAttention-2, no mask)")
         return c
 
 
@@ -326,20 +324,6 @@ class MicroStepDecoder(nn.Module):
         return x
 
 
-def micro_train_mask(nf: int, length: int, mode: str):
-    """Boolean [length, length] mask for teacher-forced micro decoding over
-    [nf features, emb(t0), ..., emb(t_{s-2})] matching the inference calls:
-    "bidirectional": positions 0..nf (the first call) see each other, later
-    positions are causal; "causal": plain causal."""
-    i = torch.arange(length)[:, None]
-    j = torch.arange(length)[None, :]
-    if mode == "causal":
-        return j <= i
-    if mode == "bidirectional":
-        return j <= torch.clamp(i, min=nf)
-    raise ValueError(mode)
-
-
 class HamburgerLM(nn.Module):
     def __init__(self, cfg: ModelConfig, with_hamburger: bool = True):
         super().__init__()
@@ -408,8 +392,8 @@ class HamburgerLM(nn.Module):
             e = emb_tok[g["tok_index"][:, : s - 1]]        # [N, s-1, D]
             seq = torch.cat([f, e], dim=1)
             pos = torch.arange(nf + s - 1)[None].expand(seq.shape[0], -1)
-            mask = micro_train_mask(nf, nf + s - 1, cfg.micro_attention)
-            y = self.micro_step_decoder(seq, pos, mask=mask)[:, nf:]  # [N, s-1, D]
+            # causal over [features, t0 .. t_{s-2}], as every inference call
+            y = self.micro_step_decoder(seq, pos)[:, nf:]  # [N, s-1, D]
             outs.append((y.reshape(-1, D), g["tok_index"][:, 1:].reshape(-1)))
         vec = torch.cat([o[0] for o in outs], dim=0)
         tgt_idx = torch.cat([o[1] for o in outs], dim=0)
@@ -534,10 +518,8 @@ def ham_generate(m: HamburgerLM, prompt_ids: List[int], confidence: float,
         pending = f
         while True:
             if toks:
-                first = len(toks) == 1
-                mask = "full" if (first and cfg.micro_attention == "bidirectional") else None
                 y = m.micro_step_decoder(
-                    pending, torch.arange(mpos, mpos + pending.shape[1])[None], mcaches, mask)
+                    pending, torch.arange(mpos, mpos + pending.shape[1])[None], mcaches)
                 mpos += pending.shape[1]
                 vec = y[:, -1]
             logits = m.logits(vec)[0]

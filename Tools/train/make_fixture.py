@@ -109,8 +109,8 @@ def main():
         "model": "Models/shakespeare-hamburger",
         "merged_position": "rope position of the last token of the step; kv slot = macro index",
         "stop_rule": "stop after a token when (1 - sigmoid(stop_head)) < confidence",
-        "micro_attention": m.cfg.micro_attention + " (first micro-decoder call over features + "
-                           "first token; later calls: one new token against the micro KV cache)",
+        "micro_attention": "causal (the micro-step decoder's rows, features and first token "
+                           "included; later calls: one new token against the micro KV cache)",
         "eos": "no case emits EOS",
         "recommended_confidence": rec,
         "smallest_margins": {"top1_minus_top2_logit": worst[0], "abs_one_minus_pstop_minus_confidence": worst[1]},

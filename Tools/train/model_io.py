@@ -18,9 +18,8 @@ def hf_config(cfg: ModelConfig, confidence: Optional[float]) -> dict:
         "num_micro_layers": cfg.num_micro_layers,
         "feature_layers": list(cfg.feature_layers),
         "merger_heads": cfg.merger_heads,
-        # informational (not in MODEL_FORMAT.md): attention of the first
-        # micro-decoder call, see hamburger_model.ModelConfig.micro_attention
-        "micro_attention": cfg.micro_attention,
+        # the only semantics (docs/MODEL_FORMAT.md), written explicitly
+        "micro_attention": "causal",
     }
     if confidence is not None:
         ham["confidence"] = confidence

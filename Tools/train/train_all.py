@@ -113,7 +113,7 @@ def model_config(a, d) -> ModelConfig:
         max_position_embeddings=2048, tie_word_embeddings=True,
         bos_token_id=d["bos"], eos_token_id=d["eos"],
         max_steps=4, num_micro_layers=a.micro_layers, feature_layers=feats,
-        merger_heads=a.merger_heads, micro_attention=a.micro_attention)
+        merger_heads=a.merger_heads)
 
 
 def init_weights(module: nn.Module, n_layers: int):
@@ -373,7 +373,7 @@ def stage_hamburger(a, d, seg, work, base, cfg):
 BASE_KEYS = ["vocab", "hidden", "ffn", "layers", "heads", "kv_heads", "seq", "batch",
              "base_steps", "base_lr", "warmup"]
 SEG_KEYS = ["seg_min", "seg_ratio"]
-HAM_KEYS = ["micro_layers", "merger_heads", "micro_attention", "ham_steps", "ham_batch",
+HAM_KEYS = ["micro_layers", "merger_heads", "ham_steps", "ham_batch",
             "ham_macro", "prefix_min", "prefix_max", "ham_base_lr", "ham_new_lr"]
 
 
@@ -414,7 +414,6 @@ def main():
     ap.add_argument("--kv-heads", type=int, default=4)
     ap.add_argument("--micro-layers", type=int, default=4)
     ap.add_argument("--merger-heads", type=int, default=8)
-    ap.add_argument("--micro-attention", default="bidirectional", choices=["bidirectional", "causal"])
     # base pretraining
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--batch", type=int, default=16)

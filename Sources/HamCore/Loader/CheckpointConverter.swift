@@ -54,6 +54,8 @@ public enum CheckpointConverter {
             .init(key: "feature_layers", value: .array(featureLayers.map(JSONDocument.integer))),
             .init(key: "max_steps", value: .integer(maxSteps)),
             .init(key: "merger_heads", value: .integer(mergerHeads)),
+            // The authors run the micro-step decoder with FlashAttention-2 and no mask: causal.
+            .init(key: "micro_attention", value: .string("causal")),
             .init(key: "num_micro_layers", value: .integer(microLayers)),
         ])
         let configText = baseDocument.setting("hamburger", to: hamburger).rendered()

@@ -43,7 +43,7 @@ public struct ModelConfig: Sendable, Equatable {
         /// causally or all to each other. The authors' Hugging Face code passes no mask: with
         /// eager attention (the reference fixtures) that is bidirectional; with FlashAttention-2
         /// and in their gpt-fast port it is causal.
-        public var microAttention: MicroAttention = .bidirectional
+        public var microAttention: MicroAttention = .causal
 
         public init() {}
     }
