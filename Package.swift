@@ -1,15 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Targets follow the data flow (docs/ARCHITECTURE.md): files → HamLoad → weights on a backend
+// (HamCPU, HamVulkan) → the model math and engine (HamCore) → front ends (hamrun). Tooling that
+// writes models (HamConvert) and the conformance checks (HamChecks) stay out of the runtime.
 let package = Package(
     name: "hamrun",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hamrun", targets: ["hamrun"]),
-        .library(name: "HamCore", targets: ["HamCore"]),
-        .library(name: "HamTokenizer", targets: ["HamTokenizer"]),
-        .library(name: "HamChecks", targets: ["HamChecks"]),
-        .library(name: "HamVulkan", targets: ["HamVulkan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,24 +29,25 @@ let package = Package(
             name: "CVulkan",
             providers: [.apt(["libvulkan-dev"])]
         ),
-        // The innermost SIMD loops of the CPU backend (dot products over f32/f16/bf16 rows),
-        // compiled for several x86 levels and picked at run time.
+        // Dtype codecs and the innermost SIMD loops of the CPU backend (products over
+        // f32/f16/bf16/q8_0 rows), compiled for several x86 levels and picked at run time.
         .target(
             name: "CHamKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
-        // The runtime: loaders, backend protocol, CPU backend, HAMburger graph, generator.
+        // The runtime's core: tensors and dtypes, the backend protocol, the model math, the
+        // engine. It knows no file format and no backend.
         .target(
             name: "HamCore",
             dependencies: [
-                "CBLAS", "CHamKernels",
+                "CHamKernels",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
-        // Backend conformance: a plain reference backend and ggml-style op checks, used by the
-        // tests and by `hamrun check` on machines without a Swift toolchain.
-        .target(name: "HamChecks", dependencies: ["HamCore"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // Model files to weights: safetensors directories and config.json.
+        .target(name: "HamLoad", dependencies: ["HamCore"]),
+        // The CPU backend: a thread pool over the SIMD kernels, BLAS sgemm for some prefills.
+        .target(name: "HamCPU", dependencies: ["HamCore", "CHamKernels", "CBLAS"]),
         // GLSL compute shaders (Shaders/*.comp) to SPIR-V embedded in generated Swift, at build
         // time, with glslangValidator (Debian: glslang-tools).
         .executableTarget(name: "EmbedShaders", path: "Sources/EmbedShaders"),
@@ -58,6 +58,18 @@ let package = Package(
             dependencies: ["HamCore", "CVulkan"],
             plugins: ["CompileShaders"]
         ),
+        // Writing models: the Lightning checkpoint converter (zip, pickle), the quantizer,
+        // safetensors writers, random models for benchmarks.
+        .target(
+            name: "HamConvert",
+            dependencies: [
+                "HamCore", "HamLoad",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        // Backend conformance: a plain reference backend and ggml-style op checks, used by the
+        // tests and by `hamrun check` on machines without a Swift toolchain.
+        .target(name: "HamChecks", dependencies: ["HamCore", "HamCPU", "HamLoad"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Hugging Face tokenizer.json (byte-level BPE) and chat formats.
         .target(
             name: "HamTokenizer"
@@ -65,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "hamrun",
             dependencies: [
-                "HamCore", "HamTokenizer", "HamChecks", "HamVulkan",
+                "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamTokenizer", "HamChecks", "HamVulkan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,12 +91,13 @@ let package = Package(
         // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
         .testTarget(
             name: "HamCoreTests",
-            dependencies: ["HamCore", "HamChecks", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks",
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // The Vulkan backend on whatever device there is (lavapipe in CI) against the CPU backend.
-        .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamChecks"]),
+        .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
-        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamTokenizer"]),
+        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamLoad
 
 /// One comparison of an op on two backends.
 public struct OpCheckResult: Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamLoad
 
 /// The plainest possible implementation of every op: scalar loops with double accumulators,
 /// written straight from the op's definition in `Backend`. Too slow to run models; it is what the

@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamLoad
 
 /// Reference generations in the schema of the shared fixtures (`expected.json`): what the
 /// HAMburger authors' PyTorch modules produced, to be reproduced token for token, step for step,

@@ -1,4 +1,6 @@
 import Foundation
+import HamCore
+import HamLoad
 
 /// Where the test suites write the model directories they make on the fly: one folder per
 /// process, removed when it exits, so test runs leave nothing behind in the temporary directory.

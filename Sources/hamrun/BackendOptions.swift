@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 import HamVulkan
 
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 import HamTokenizer
 
 /// An interactive conversation that keeps its KV cache across turns: each turn prefills only

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import HamChecks
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 import HamVulkan
 
 struct CheckCommand: ParsableCommand {

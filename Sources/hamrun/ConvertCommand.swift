@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 
 /// `hamrun convert`: the HAMburger authors' Lightning checkpoint plus its base model directory
 /// into a hamrun model directory, without Python.

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 
 /// Where the model comes from and what runs it: shared by generate, chat and bench.
 struct ModelOptions: ParsableArguments {

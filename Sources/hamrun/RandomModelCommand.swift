@@ -1,6 +1,9 @@
 import ArgumentParser
 import HamChecks
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 
 struct RandomModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 import HamTokenizer
 
 /// Text in and out of token ids for a model directory, and its chat format.

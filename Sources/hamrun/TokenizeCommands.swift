@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 import HamTokenizer
 
 /// `--model DIR` or `--tokenizer FILE`, shared by the tokenizer commands.

@@ -1,5 +1,8 @@
 import Foundation
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 import Testing
 import ZIPFoundation
 

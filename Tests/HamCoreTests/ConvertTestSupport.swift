@@ -1,6 +1,9 @@
 import Foundation
 import HamChecks
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 import Testing
 import ZIPFoundation
 

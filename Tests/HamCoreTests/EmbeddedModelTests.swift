@@ -1,7 +1,10 @@
 import Foundation
 import HamChecks
 import Testing
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 /// The model shipped in `Models/shakespeare-hamburger` (trained by Tools/train): the runtime
 /// generates exactly what the PyTorch training code generates from the same weights, and at

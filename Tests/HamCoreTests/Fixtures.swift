@@ -1,6 +1,9 @@
 import Foundation
 import HamChecks
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 /// Paths of the reference data copied into Tests/Fixtures (see each folder's ORIGIN.md).
 enum Fixtures {

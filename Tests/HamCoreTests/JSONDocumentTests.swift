@@ -1,5 +1,8 @@
 import Foundation
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 import Testing
 
 @Suite("JSONDocument")

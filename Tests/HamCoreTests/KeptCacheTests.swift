@@ -1,6 +1,9 @@
 import Foundation
 import Testing
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 /// A chat turn that keeps the KV cache must continue exactly as if the whole conversation had
 /// been fed from scratch the same way.

@@ -1,7 +1,10 @@
 import Foundation
 import HamChecks
 import Testing
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 /// Bad model files give one clear error naming the file and what is wrong, never a crash.
 @Suite struct LoaderErrorTests {

@@ -1,7 +1,10 @@
 import Foundation
 import HamChecks
 import Testing
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 @Suite struct QuantizerTests {
     struct Vectors: Decodable {

@@ -1,7 +1,10 @@
 import Foundation
 import HamChecks
 import Testing
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 /// The authors' PyTorch modules are the ground truth: same tokens, same step boundaries,
 /// logits within float32 tolerance (ReferenceCases.differences says exactly what is compared).

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 @Suite struct SamplerTests {
     let logits: [Float] = (0..<1000).map { Float(sin(Double($0) * 12.9898) * 3) }

@@ -1,7 +1,10 @@
 import Foundation
 import HamChecks
 import Testing
+@testable import HamConvert
 @testable import HamCore
+import HamCPU
+@testable import HamLoad
 
 /// Hugging Face layouts: one file or shards with an index; tied or untied heads; mixed dtypes.
 @Suite struct WeightStoreTests {

@@ -1,6 +1,9 @@
 import Foundation
 import HamChecks
 import HamCore
+import HamCPU
+import HamConvert
+import HamLoad
 
 /// The shared reference fixture copied into Tests/Fixtures (see its ORIGIN.md).
 enum ReferenceFixture {

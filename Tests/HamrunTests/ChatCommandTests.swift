@@ -1,5 +1,6 @@
 import Foundation
 import HamChecks
+import HamConvert
 import Testing
 
 @Suite struct ChatCommandTests {

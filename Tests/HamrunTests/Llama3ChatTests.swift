@@ -1,5 +1,6 @@
 import Foundation
 import HamChecks
+import HamConvert
 import HamTokenizer
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import HamChecks
+import HamConvert
 import Testing
 
 /// The acceptance path, through the binary: `hamrun convert` on the reference checkpoint,

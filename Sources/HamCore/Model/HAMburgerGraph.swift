@@ -62,18 +62,18 @@ public final class HAMburgerGraph<B: Backend> {
     private let stepEmbeddings, stepWithPositions, stepKeys, stepValues: T?
     private let stepMean, mergerQuery, mergerOut: T?
 
-    public init(model: ModelDirectory, backend: B, mode: GenerationMode, prefillChunk: Int = 128) throws {
-        let c = model.config
+    /// `path` names the model in errors.
+    public init(config c: ModelConfig, weights: WeightSource, path: String, backend: B, mode: GenerationMode, prefillChunk: Int = 128) throws {
         self.backend = backend
         config = c
         rope = RoPE(config: c)
         attentionScale = 1 / Float(c.headDim).squareRoot()
-        base = try BaseWeights(config: c, store: model.weights, backend: backend)
+        base = try BaseWeights(config: c, store: weights, backend: backend)
         if mode == .hamburger {
-            guard let hc = c.hamburger else { throw GenerationError.notHAMburger(path: model.path) }
+            guard let hc = c.hamburger else { throw GenerationError.notHAMburger(path: path) }
             hamburger = hc
-            merger = try MergerWeights(config: c, hamburger: hc, store: model.weights, backend: backend)
-            micro = try MicroDecoderWeights(config: c, hamburger: hc, store: model.weights, backend: backend)
+            merger = try MergerWeights(config: c, hamburger: hc, store: weights, backend: backend)
+            micro = try MicroDecoderWeights(config: c, hamburger: hc, store: weights, backend: backend)
         } else {
             hamburger = nil
             merger = nil

@@ -10,7 +10,7 @@ public struct DecoderLayerWeights<B: Backend> {
     public let gate, up, down: Tensor<B.Buffer>
     public let gateBias, upBias, downBias: Tensor<B.Buffer>?
 
-    init(prefix: String, config c: ModelConfig, store: WeightStore, backend: B) throws {
+    init(prefix: String, config c: ModelConfig, store: WeightSource, backend: B) throws {
         func load(_ name: String, _ shape: [Int]) throws -> Tensor<B.Buffer> {
             try backend.upload(try store.tensor(prefix + name, shape: shape))
         }
@@ -51,7 +51,7 @@ public struct BaseWeights<B: Backend> {
     /// `lm_head.weight`, or the embedding when the embeddings are tied.
     public let lmHead: Tensor<B.Buffer>
 
-    init(config c: ModelConfig, store: WeightStore, backend: B) throws {
+    init(config c: ModelConfig, store: WeightSource, backend: B) throws {
         embedding = try backend.upload(try store.tensor("model.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize]))
         layers = try (0..<c.numHiddenLayers).map {
             try DecoderLayerWeights(prefix: "model.layers.\($0).", config: c, store: store, backend: backend)
@@ -72,7 +72,7 @@ public struct MergerWeights<B: Backend> {
     public let q, qBias, k, kBias, v, vBias: Tensor<B.Buffer>
     public let out, outBias: Tensor<B.Buffer>
 
-    init(config c: ModelConfig, hamburger h: ModelConfig.HAMburgerConfig, store: WeightStore, backend: B) throws {
+    init(config c: ModelConfig, hamburger h: ModelConfig.HAMburgerConfig, store: WeightSource, backend: B) throws {
         func load(_ name: String, _ shape: [Int]) throws -> Tensor<B.Buffer> {
             try backend.upload(try store.tensor(name, shape: shape))
         }
@@ -95,7 +95,7 @@ public struct MicroDecoderWeights<B: Backend> {
     /// Linear(D, D) → SiLU → Linear(D, D) → SiLU → Linear(D, 1).
     public let stop1, stop1Bias, stop2, stop2Bias, stop3, stop3Bias: Tensor<B.Buffer>
 
-    init(config c: ModelConfig, hamburger h: ModelConfig.HAMburgerConfig, store: WeightStore, backend: B) throws {
+    init(config c: ModelConfig, hamburger h: ModelConfig.HAMburgerConfig, store: WeightSource, backend: B) throws {
         func load(_ name: String, _ shape: [Int]) throws -> Tensor<B.Buffer> {
             try backend.upload(try store.tensor(name, shape: shape))
         }

@@ -1,3 +1,5 @@
+import CHamKernels
+
 /// Element types a weight may be stored in. Activations, KV caches and logits are always `f32`;
 /// weights keep the dtype they were stored in and are widened inside the kernels.
 public enum DType: String, Sendable, Codable, CaseIterable {
@@ -47,6 +49,19 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .bf16: "BF16"
         case .i32: "I32"
         case .u8, .q8_0: "U8"
+        }
+    }
+}
+
+extension DType {
+    /// The C kernels' code for this dtype (`enum ham_dtype`). Token ids and raw bytes never
+    /// reach a kernel as weights; they map to f32 only so that the table is total.
+    public var kernelCode: Int32 {
+        switch self {
+        case .f32, .i32, .u8: Int32(HAM_F32.rawValue)
+        case .f16: Int32(HAM_F16.rawValue)
+        case .bf16: Int32(HAM_BF16.rawValue)
+        case .q8_0: Int32(HAM_Q8_0.rawValue)
         }
     }
 }

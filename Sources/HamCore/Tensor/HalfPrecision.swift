@@ -31,7 +31,7 @@ public func widenToFloat(_ source: UnsafeRawPointer, dtype: DType, count: Int, i
     case .f32:
         destination.update(from: source.assumingMemoryBound(to: Float.self), count: count)
     case .bf16, .f16, .q8_0:
-        ham_widen(source, kernelType(dtype), count, destination)
+        ham_widen(source, dtype.kernelCode, count, destination)
     case .i32:
         let s = source.assumingMemoryBound(to: Int32.self)
         for i in 0..<count { destination[i] = Float(s[i]) }

@@ -1,3 +1,5 @@
+import HamCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,6 +1,7 @@
 import CBLAS
 import CHamKernels
 import Foundation
+import HamCore
 
 /// Memory of the CPU backend: a view of a memory-mapped weight file, or an owned allocation.
 public final class CPUBuffer: @unchecked Sendable {
@@ -105,7 +106,7 @@ public final class CPUBackend: Backend {
         let destination = f32(out)
         for i in 0..<ids.count {
             let row = Int(idPointer[i])
-            ham_widen(raw(table) + table.dtype.bytes(row * width), kernelType(table.dtype), width, destination + i * width)
+            ham_widen(raw(table) + table.dtype.bytes(row * width), table.dtype.kernelCode, width, destination + i * width)
         }
     }
 
@@ -126,7 +127,7 @@ public final class CPUBackend: Backend {
         let n = x.rows, inFeatures = x.cols, outFeatures = weight.rows
         let biasPointer: UnsafePointer<Float>? = bias.map { UnsafePointer(widened($0, slot: 1)) }
         let xPointer = UnsafePointer(f32(x)), outPointer = f32(out), w = UnsafeRawPointer(raw(weight))
-        let type = kernelType(weight.dtype)
+        let type = weight.dtype.kernelCode
         if n < Self.gemmMinimumRows {
             // Streaming path: each thread reads its share of weight rows once.
             pool.parallelFor(outFeatures, grain: 16, minimumPerThread: max(16, 32768 / max(inFeatures, 1))) { range, _ in
@@ -271,8 +272,8 @@ public final class CPUBackend: Backend {
     public func concatColumns(_ a: Tensor<CPUBuffer>, _ b: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
         let o = f32(out)
         for r in 0..<a.rows {
-            ham_widen(raw(a) + a.dtype.bytes(r * a.cols), kernelType(a.dtype), a.cols, o + r * out.cols)
-            ham_widen(raw(b) + b.dtype.bytes(r * b.cols), kernelType(b.dtype), b.cols, o + r * out.cols + a.cols)
+            ham_widen(raw(a) + a.dtype.bytes(r * a.cols), a.dtype.kernelCode, a.cols, o + r * out.cols)
+            ham_widen(raw(b) + b.dtype.bytes(r * b.cols), b.dtype.kernelCode, b.cols, o + r * out.cols + a.cols)
         }
     }
 
@@ -333,7 +334,7 @@ public final class CPUBackend: Backend {
         if t.dtype == .f32 { return f32(t) }
         if smallSlots[slot].byteCount < t.count * 4 { smallSlots[slot] = OwnedBytes(byteCount: t.count * 4) }
         let start = smallSlots[slot].pointer.assumingMemoryBound(to: Float.self)
-        ham_widen(raw(t), kernelType(t.dtype), t.count, start)
+        ham_widen(raw(t), t.dtype.kernelCode, t.count, start)
         return start
     }
 
@@ -343,15 +344,6 @@ public final class CPUBackend: Backend {
         let size = max(bytes, scratch[0].byteCount * 2)
         scratch = (0..<pool.threadCount).map { _ in OwnedBytes(byteCount: size) }
         scratchPointers = scratch.map { $0.pointer.assumingMemoryBound(to: Float.self) }
-    }
-}
-
-func kernelType(_ dtype: DType) -> Int32 {
-    switch dtype {
-    case .f32, .i32, .u8: Int32(HAM_F32.rawValue)
-    case .f16: Int32(HAM_F16.rawValue)
-    case .bf16: Int32(HAM_BF16.rawValue)
-    case .q8_0: Int32(HAM_Q8_0.rawValue)
     }
 }
 

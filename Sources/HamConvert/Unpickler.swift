@@ -1,3 +1,6 @@
+import HamCore
+import HamLoad
+
 /// A pickle reader that builds `PickleValue`s and never runs Python: the opcodes of protocols 2 to 5
 /// (what `torch.save` writes, with pickle protocol 2 by default), plus the protocol 0/1 opcodes
 /// that do not need Python's string escapes. GLOBAL only names a callable; what REDUCE and NEWOBJ

@@ -1,4 +1,6 @@
 import Foundation
+import HamCore
+import HamLoad
 
 /// `hamrun quantize`: a model directory with its matrices stored as q8_0 blocks (half the bytes
 /// of bf16, so decode, which streams every weight once per token, reads half as much). Norm
@@ -37,13 +39,13 @@ public enum Quantizer {
 
         let staging = try OutputDirectory.makeStaging(next: output)
         do {
-            try SafeTensorsWriter.write(streaming: ordered, to: file("model.safetensors", in: staging))
+            try SafeTensorsWriter.write(streaming: ordered, to: filePath("model.safetensors", in: staging))
             // Everything but the weights (config, tokenizer, generation config, model card).
             for name in try FileManager.default.contentsOfDirectory(atPath: model)
             where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" {
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: file(name, in: model), isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-                try FileManager.default.copyItem(atPath: file(name, in: model), toPath: file(name, in: staging))
+                guard FileManager.default.fileExists(atPath: filePath(name, in: model), isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                try FileManager.default.copyItem(atPath: filePath(name, in: model), toPath: filePath(name, in: staging))
             }
             _ = try ModelDirectory(path: staging)
             try OutputDirectory.install(staging, at: output, force: force)

@@ -1,3 +1,6 @@
+import HamCore
+import HamLoad
+
 /// A torch storage class as pickled in a storage's persistent id (`torch.BFloat16Storage`, ...):
 /// it gives the element type of the record `data/<key>`.
 public struct TorchStorageType: Sendable, Equatable {

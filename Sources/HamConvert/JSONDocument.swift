@@ -1,3 +1,6 @@
+import HamCore
+import HamLoad
+
 /// A JSON value that keeps numbers and strings exactly as they were written, so a config can be
 /// rewritten with a key added without `32.0` becoming `32` or `1e-05` becoming
 /// `1.0000000000000001e-05` (Python readers tell floats from ints). Printed the way Hugging Face

@@ -1,4 +1,6 @@
 import Foundation
+import HamCore
+import HamLoad
 
 /// A PyTorch Lightning checkpoint as `torch.save` writes it: a zip holding `<archive>/data.pkl`
 /// (the pickled checkpoint dict), one record `<archive>/data/<key>` per storage, and

@@ -1,3 +1,6 @@
+import HamCore
+import HamLoad
+
 /// What can stop `CheckpointConverter` besides an unreadable input (those are `LoadError`s).
 /// Each message is one line naming the file or tensor.
 public enum ConvertError: Error, CustomStringConvertible, Equatable {

@@ -1,3 +1,5 @@
+import HamCore
+
 /// A JSON string literal: quotes, backslashes and control characters escaped, everything else
 /// (all of Unicode) written as it is. Used wherever hamrun writes JSON by hand (safetensors
 /// headers, config.json, the tokenizer commands' output).

@@ -1,9 +1,10 @@
 import Foundation
+import HamCore
+import HamLoad
+
 #if canImport(Glibc)
-import Glibc
 private let systemWrite = Glibc.write
 #elseif canImport(Darwin)
-import Darwin
 private let systemWrite = Darwin.write
 #endif
 

@@ -1,3 +1,6 @@
+import HamCore
+import HamLoad
+
 /// A value read from a Python pickle. Only plain data is modelled: whatever a pickle would build by
 /// calling into Python is either one of the few torch constructions hamrun understands (storages,
 /// tensors, ordered dicts) or a `PickleObject` that records which callable it names. Nothing a

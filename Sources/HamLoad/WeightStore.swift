@@ -1,8 +1,9 @@
 import Foundation
+import HamCore
 
 /// The tensors of a model directory: one `model.safetensors`, or Hugging Face shards listed by
 /// `model.safetensors.index.json`. Lookups check the shape and say which file lacks what.
-public final class WeightStore: @unchecked Sendable {
+public final class WeightStore: WeightSource, @unchecked Sendable {
     private var files: [String: SafeTensorsFile] = [:]
     private var location: [String: String] = [:]
     /// What error messages name: the single file, or the index of the shards.

@@ -1,4 +1,5 @@
 import Foundation
+import HamCore
 
 /// A model directory (docs/MODEL_FORMAT.md): its config, its tensors, and where its tokenizer is.
 public struct ModelDirectory: Sendable {
@@ -18,12 +19,12 @@ public struct ModelDirectory: Sendable {
             throw LoadError.unreadable(path: path, reason: "not a directory (expected a model directory with config.json and model.safetensors)")
         }
         self.path = path
-        config = try ModelConfig.load(path: file("config.json", in: path))
+        config = try ModelConfig.load(path: filePath("config.json", in: path))
         weights = try WeightStore(directory: path)
 
         var eos = config.eosTokenIds
         var bos = config.bosTokenId
-        let generationPath = file("generation_config.json", in: path)
+        let generationPath = filePath("generation_config.json", in: path)
         if FileManager.default.fileExists(atPath: generationPath) {
             struct GenerationConfig: Decodable {
                 var eos_token_id: IntOrList?
@@ -40,7 +41,7 @@ public struct ModelDirectory: Sendable {
     }
 
     public var tokenizerPath: String? {
-        let candidate = file("tokenizer.json", in: path)
+        let candidate = filePath("tokenizer.json", in: path)
         return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
     }
 
@@ -48,6 +49,13 @@ public struct ModelDirectory: Sendable {
     public var isHAMburger: Bool { config.hamburger != nil }
 }
 
-func file(_ name: String, in directory: String) -> String {
+public func filePath(_ name: String, in directory: String) -> String {
     (directory as NSString).appendingPathComponent(name)
+}
+
+extension HAMburgerGraph {
+    /// The graph of a model directory.
+    public convenience init(model: ModelDirectory, backend: B, mode: GenerationMode) throws {
+        try self.init(config: model.config, weights: model.weights, path: model.path, backend: backend, mode: mode)
+    }
 }

@@ -1,3 +1,6 @@
+import HamCore
+import HamLoad
+
 /// The zip CRC-32 (reflected polynomial 0xEDB88320), eight bytes per step ("slicing by 8"):
 /// a checkpoint's storages are gigabytes, and a byte-at-a-time table made checking them take
 /// longer than the rest of a conversion.

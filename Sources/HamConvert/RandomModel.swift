@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamLoad
 
 /// Model directories with random weights: benchmarks of real shapes without downloading a model
 /// (`hamrun random-model`), and HAMburger modules around a real base model for tests that compare

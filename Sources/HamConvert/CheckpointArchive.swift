@@ -1,4 +1,6 @@
 import Foundation
+import HamCore
+import HamLoad
 import ZIPFoundation
 
 /// The records of a `torch.save` zip: stored records are used in place in the memory mapping,

@@ -1,3 +1,6 @@
+import HamCore
+import HamLoad
+
 /// The central directory of a memory-mapped zip file, read so that stored (uncompressed) entries
 /// can be used in place: `torch.save` stores every record uncompressed and 64-byte aligned, and a
 /// multi-gigabyte checkpoint should cost page faults, not copies. ZIPFoundation keeps the

@@ -1,4 +1,6 @@
 import Foundation
+import HamCore
+import HamLoad
 
 /// Turns the HAMburger authors' PyTorch Lightning checkpoint plus its Hugging Face base model
 /// directory into a hamrun model directory (docs/MODEL_FORMAT.md, docs/CONVERT.md).
@@ -36,7 +38,7 @@ public enum CheckpointConverter {
         guard isDirectory.boolValue else {
             throw LoadError.unreadable(path: base, reason: "not a directory (expected the base model's Hugging Face directory)")
         }
-        let baseConfigPath = file("config.json", in: base)
+        let baseConfigPath = filePath("config.json", in: base)
         let baseConfigBytes = try readFile(baseConfigPath)
         let baseDocument = try JSONDocument.parse(Array(baseConfigBytes), path: baseConfigPath)
         guard case .object = baseDocument else {
@@ -68,17 +70,17 @@ public enum CheckpointConverter {
 
         let plan = try planTensors(source, config: config)
         let byteCount = plan.reduce(0) { $0 + $1.dtype.bytes($1.shape.reduce(1, *)) }
-        let copied = baseFiles.filter { FileManager.default.fileExists(atPath: file($0, in: base)) }
+        let copied = baseFiles.filter { FileManager.default.fileExists(atPath: filePath($0, in: base)) }
 
         let staging = try OutputDirectory.makeStaging(next: output)
         do {
-            try SafeTensorsWriter.write(streaming: plan, to: file("model.safetensors", in: staging))
-            try writeAtomically(Data(configText.utf8), to: file("config.json", in: staging))
+            try SafeTensorsWriter.write(streaming: plan, to: filePath("model.safetensors", in: staging))
+            try writeAtomically(Data(configText.utf8), to: filePath("config.json", in: staging))
             for name in copied {
                 do {
-                    try FileManager.default.copyItem(atPath: file(name, in: base), toPath: file(name, in: staging))
+                    try FileManager.default.copyItem(atPath: filePath(name, in: base), toPath: filePath(name, in: staging))
                 } catch {
-                    throw ConvertError.cannotWrite(path: file(name, in: staging), reason: "cannot copy \(file(name, in: base))")
+                    throw ConvertError.cannotWrite(path: filePath(name, in: staging), reason: "cannot copy \(filePath(name, in: base))")
                 }
             }
             // The runtime's own loader must accept what was written.

@@ -1,3 +1,5 @@
+import HamCore
+
 /// Everything that can be wrong with a model directory, a checkpoint or a weight file.
 /// Each message names the file, field or value and says what was expected.
 public enum LoadError: Error, CustomStringConvertible, Equatable {

@@ -1,63 +1,5 @@
 import Foundation
-
-/// `config.json`: the Hugging Face `LlamaConfig` fields hamrun reads, plus the `hamburger`
-/// object of a HAMburger model (docs/MODEL_FORMAT.md).
-public struct ModelConfig: Sendable, Equatable {
-    public var hiddenSize: Int
-    public var intermediateSize: Int
-    public var numHiddenLayers: Int
-    public var numAttentionHeads: Int
-    public var numKeyValueHeads: Int
-    public var headDim: Int
-    public var vocabSize: Int
-    public var rmsNormEps: Float
-    public var ropeTheta: Double
-    public var ropeScaling: RoPEScaling?
-    public var tieWordEmbeddings: Bool
-    public var attentionBias: Bool
-    public var mlpBias: Bool
-    public var bosTokenId: Int?
-    public var eosTokenIds: [Int]
-    public var maxPositionEmbeddings: Int
-    public var hamburger: HAMburgerConfig?
-
-    public struct RoPEScaling: Sendable, Equatable {
-        public var factor: Double
-        public var lowFreqFactor: Double
-        public var highFreqFactor: Double
-        public var originalMaxPositionEmbeddings: Int
-    }
-
-    public struct HAMburgerConfig: Sendable, Equatable {
-        /// Most tokens a macro step emits.
-        public var maxSteps = 4
-        /// Llama layers in the micro-step decoder.
-        public var numMicroLayers = 4
-        /// Base layers whose outputs feed the micro-step decoder.
-        public var featureLayers = [3, 7, 11, 15]
-        /// Heads of the compositional embedder's cross attention.
-        public var mergerHeads = 64
-        /// The model's recommended stop confidence.
-        public var confidence: Double?
-        /// Whether the rows micro step 1 feeds together (the features and the first token) attend
-        /// causally or all to each other. The authors' Hugging Face code passes no mask: with
-        /// eager attention (the reference fixtures) that is bidirectional; with FlashAttention-2
-        /// and in their gpt-fast port it is causal.
-        public var microAttention: MicroAttention = .causal
-
-        public init() {}
-    }
-
-    public enum MicroAttention: String, Sendable, Equatable, Codable {
-        case bidirectional, causal
-    }
-
-    /// The authors' generation config stops a macro step when `1 - p_stop < 0.9`.
-    public static let defaultConfidence = 0.9
-
-    public var qDim: Int { numAttentionHeads * headDim }
-    public var kvDim: Int { numKeyValueHeads * headDim }
-}
+import HamCore
 
 extension ModelConfig {
     public static func load(path: String) throws -> ModelConfig {
@@ -195,9 +137,9 @@ private struct RawHAMburger: Decodable {
 }
 
 /// `eos_token_id` is an integer in some configs and a list in others.
-struct IntOrList: Decodable {
-    var values: [Int]
-    init(from decoder: Decoder) throws {
+public struct IntOrList: Decodable {
+    public var values: [Int]
+    public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let single = try? container.decode(Int.self) {
             values = [single]
@@ -207,7 +149,7 @@ struct IntOrList: Decodable {
     }
 }
 
-func readFile(_ path: String) throws -> Data {
+public func readFile(_ path: String) throws -> Data {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
         throw LoadError.fileNotFound(path: path)
@@ -219,7 +161,7 @@ func readFile(_ path: String) throws -> Data {
 }
 
 /// Decodes JSON, turning `DecodingError`s into one line naming the file and the field.
-func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data, path: String) throws -> T {
+public func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data, path: String) throws -> T {
     do {
         return try JSONDecoder().decode(type, from: data)
     } catch let error as DecodingError {

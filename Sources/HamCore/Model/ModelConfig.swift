@@ -1,0 +1,88 @@
+/// `config.json`: the Hugging Face `LlamaConfig` fields hamrun reads, plus the `hamburger`
+/// object of a HAMburger model (docs/MODEL_FORMAT.md).
+public struct ModelConfig: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    public var headDim: Int
+    public var vocabSize: Int
+    public var rmsNormEps: Float
+    public var ropeTheta: Double
+    public var ropeScaling: RoPEScaling?
+    public var tieWordEmbeddings: Bool
+    public var attentionBias: Bool
+    public var mlpBias: Bool
+    public var bosTokenId: Int?
+    public var eosTokenIds: [Int]
+    public var maxPositionEmbeddings: Int
+    public var hamburger: HAMburgerConfig?
+
+    public init(hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
+                numKeyValueHeads: Int, headDim: Int, vocabSize: Int, rmsNormEps: Float, ropeTheta: Double,
+                ropeScaling: RoPEScaling?, tieWordEmbeddings: Bool, attentionBias: Bool, mlpBias: Bool,
+                bosTokenId: Int?, eosTokenIds: [Int], maxPositionEmbeddings: Int, hamburger: HAMburgerConfig?) {
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+        self.headDim = headDim
+        self.vocabSize = vocabSize
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.attentionBias = attentionBias
+        self.mlpBias = mlpBias
+        self.bosTokenId = bosTokenId
+        self.eosTokenIds = eosTokenIds
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.hamburger = hamburger
+    }
+
+    public struct RoPEScaling: Sendable, Equatable {
+        public var factor: Double
+        public var lowFreqFactor: Double
+        public var highFreqFactor: Double
+        public var originalMaxPositionEmbeddings: Int
+
+        public init(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositionEmbeddings: Int) {
+            self.factor = factor
+            self.lowFreqFactor = lowFreqFactor
+            self.highFreqFactor = highFreqFactor
+            self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
+        }
+    }
+
+    public struct HAMburgerConfig: Sendable, Equatable {
+        /// Most tokens a macro step emits.
+        public var maxSteps = 4
+        /// Llama layers in the micro-step decoder.
+        public var numMicroLayers = 4
+        /// Base layers whose outputs feed the micro-step decoder.
+        public var featureLayers = [3, 7, 11, 15]
+        /// Heads of the compositional embedder's cross attention.
+        public var mergerHeads = 64
+        /// The model's recommended stop confidence.
+        public var confidence: Double?
+        /// Whether the rows micro step 1 feeds together (the features and the first token) attend
+        /// causally or all to each other. The authors' Hugging Face code passes no mask: with
+        /// eager attention (the reference fixtures) that is bidirectional; with FlashAttention-2
+        /// and in their gpt-fast port it is causal.
+        public var microAttention: MicroAttention = .causal
+
+        public init() {}
+    }
+
+    public enum MicroAttention: String, Sendable, Equatable, Codable {
+        case bidirectional, causal
+    }
+
+    /// The authors' generation config stops a macro step when `1 - p_stop < 0.9`.
+    public static let defaultConfidence = 0.9
+
+    public var qDim: Int { numAttentionHeads * headDim }
+    public var kvDim: Int { numKeyValueHeads * headDim }
+}
