@@ -2,8 +2,9 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
-// Rotates every head of x in place, half-split (Llama/NeoX) layout: element i of a head pairs
-// with element i + half. Row r uses cos/sin row r, so positions are whatever the host computed.
+// Rotates every head of x in place. Frequency i turns elements (i, i + half) of a head (Hugging
+// Face Llama) or (2i, 2i + 1) (llama.cpp's GGUF layout). Row r uses cos/sin row r, so positions
+// are whatever the host computed.
 
 layout(local_size_x = BLOCK) in;
 
@@ -19,6 +20,7 @@ layout(push_constant) uniform Params {
     uint xStride;      // x.cols
     uint cosOffset;
     uint sinOffset;
+    uint adjacent;     // RoPEPairing: 0 halves, 1 adjacent
 } p;
 
 void main() {
@@ -28,9 +30,11 @@ void main() {
     uint head = (index / p.half_) % p.heads;
     uint row = index / (p.half_ * p.heads);
     uint base = p.xOffset + row * p.xStride + head * 2u * p.half_;
-    float x1 = x[base + i], x2 = x[base + i + p.half_];
+    uint a = p.adjacent != 0u ? base + 2u * i : base + i;
+    uint b = p.adjacent != 0u ? a + 1u : a + p.half_;
+    float x1 = x[a], x2 = x[b];
     float c = cosines[p.cosOffset + row * p.half_ + i];
     float s = sines[p.sinOffset + row * p.half_ + i];
-    x[base + i] = x1 * c - x2 * s;
-    x[base + i + p.half_] = x2 * c + x1 * s;
+    x[a] = x1 * c - x2 * s;
+    x[b] = x2 * c + x1 * s;
 }

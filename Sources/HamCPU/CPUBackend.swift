@@ -183,18 +183,21 @@ public final class CPUBackend: Backend {
         }
     }
 
-    public func rope(_ x: Tensor<CPUBuffer>, heads: Int, cos: Tensor<CPUBuffer>, sin: Tensor<CPUBuffer>) {
+    public func rope(_ x: Tensor<CPUBuffer>, heads: Int, cos: Tensor<CPUBuffer>, sin: Tensor<CPUBuffer>, pairing: RoPEPairing) {
         let half = cos.cols
         let headDim = half * 2
+        // Element pair of frequency i: (i, i + half) or (2i, 2i + 1).
+        let (first, second) = pairing == .halves ? (1, half) : (2, 1)
         let data = f32(x), cosines = f32(cos), sines = f32(sin)
         for r in 0..<x.rows {
             let c = cosines + r * half, s = sines + r * half
             for h in 0..<heads {
                 let head = data + r * x.cols + h * headDim
                 for i in 0..<half {
-                    let x1 = head[i], x2 = head[i + half]
-                    head[i] = x1 * c[i] - x2 * s[i]
-                    head[i + half] = x2 * c[i] + x1 * s[i]
+                    let a = i * first, b = a + second
+                    let x1 = head[a], x2 = head[b]
+                    head[a] = x1 * c[i] - x2 * s[i]
+                    head[b] = x2 * c[i] + x1 * s[i]
                 }
             }
         }

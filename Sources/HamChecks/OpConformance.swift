@@ -199,14 +199,16 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
 
         // RoPE at arbitrary positions (random angles), in place.
         for (heads, headDim) in [(1, 2), (3, 8), (4, 32), (2, 64), (8, 128)] {
-            let rows = rowCounts[int(0...(rowCounts.count - 1))]
-            let x = try activation(rows, heads * headDim, padding: 2)
-            let angles = (0..<(rows * headDim / 2)).map { _ in uniform(100) }
-            let c = try activation(rows, headDim / 2, values: angles.map { cosf($0) })
-            let s = try activation(rows, headDim / 2, values: angles.map { sinf($0) })
-            subject.rope(x.0, heads: heads, cos: c.0, sin: s.0)
-            reference.rope(x.1, heads: heads, cos: c.1, sin: s.1)
-            compare("rope", "\(rows)×\(heads)×\(headDim)", x)
+            for pairing in [RoPEPairing.halves, .adjacent] {
+                let rows = rowCounts[int(0...(rowCounts.count - 1))]
+                let x = try activation(rows, heads * headDim, padding: 2)
+                let angles = (0..<(rows * headDim / 2)).map { _ in uniform(100) }
+                let c = try activation(rows, headDim / 2, values: angles.map { cosf($0) })
+                let s = try activation(rows, headDim / 2, values: angles.map { sinf($0) })
+                subject.rope(x.0, heads: heads, cos: c.0, sin: s.0, pairing: pairing)
+                reference.rope(x.1, heads: heads, cos: c.1, sin: s.1, pairing: pairing)
+                compare("rope", "\(rows)×\(heads)×\(headDim) \(pairing)", x)
+            }
         }
 
         // Attention over a KV cache: grouped heads, causal prefill and decode, KV length 1 … 300

@@ -113,12 +113,14 @@ public final class ReferenceBackend: Backend {
         }
     }
 
-    public func rope(_ x: T, heads: Int, cos: T, sin: T) {
+    public func rope(_ x: T, heads: Int, cos: T, sin: T, pairing: RoPEPairing) {
         let half = cos.cols
         for r in 0..<x.rows {
             for h in 0..<heads {
                 for i in 0..<half {
-                    let a = r * x.cols + h * 2 * half + i, b = a + half
+                    let head = r * x.cols + h * 2 * half
+                    let a = pairing == .halves ? head + i : head + 2 * i
+                    let b = pairing == .halves ? a + half : a + 1
                     let x1 = get(x, a), x2 = get(x, b)
                     let c = at(cos, r, i), s = at(sin, r, i)
                     set(x, a, x1 * c - x2 * s)

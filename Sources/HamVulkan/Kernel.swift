@@ -32,7 +32,7 @@ enum Kernel: Int, CaseIterable {
         switch self {
         case .matvec, .matmul: 10
         case .rmsNorm: 6
-        case .rope: 7
+        case .rope: 8
         case .attention: 14
         case .elementwise, .meanRows, .softmax, .argmax: 4
         case .concatColumns: 7

@@ -144,7 +144,7 @@ extension VulkanBackend {
         }
     }
 
-    public func rope(_ x: T, heads: Int, cos: T, sin: T) {
+    public func rope(_ x: T, heads: Int, cos: T, sin: T, pairing: RoPEPairing) {
         locked {
             let half = cos.cols
             guard x.rows > 0, half > 0, heads > 0, requireF32(x, cos, sin, op: "rope"),
@@ -153,7 +153,7 @@ extension VulkanBackend {
             b.append(entry(xAt.buffer, piece: xAt.piece, writes: true))
             b.append(entry(cosAt.buffer, piece: cosAt.piece))
             b.append(entry(sinAt.buffer, piece: sinAt.piece))
-            run(.rope, (0, 0, 0), b, PushConstants(x.rows, heads, half, xAt.offset, x.cols, cosAt.offset, sinAt.offset),
+            run(.rope, (0, 0, 0), b, PushConstants(x.rows, heads, half, xAt.offset, x.cols, cosAt.offset, sinAt.offset, Int(pairing.rawValue)),
                 groups: blocks(x.rows * heads * half))
         }
     }

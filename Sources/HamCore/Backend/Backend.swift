@@ -53,9 +53,10 @@ public protocol Backend: AnyObject {
     /// `out = x · weightᵀ + bias` (`x` is `n × in`, `weight` is `outFeatures × in`, `bias` one row);
     /// with `accumulate` the result is added to `out` instead (a fused residual add).
     func linear(_ x: T, weight: T, bias: T?, out: T, accumulate: Bool)
-    /// Rotates every head of `x` (`n × heads·headDim`) in place, half-split (Llama/NeoX) layout:
-    /// row `i` uses `cos[i, :]`, `sin[i, :]` (`n × headDim/2`), so positions are arbitrary.
-    func rope(_ x: T, heads: Int, cos: T, sin: T)
+    /// Rotates every head of `x` (`n × heads·headDim`) in place; frequency `j` turns the pair
+    /// `pairing` names. Row `i` uses `cos[i, :]`, `sin[i, :]` (`n × headDim/2`), so positions are
+    /// arbitrary.
+    func rope(_ x: T, heads: Int, cos: T, sin: T, pairing: RoPEPairing)
     /// Grouped-query attention of `q` (`n × heads·headDim`) over the first `keys.rows` slots of a
     /// KV cache (`keys`, `values`: `L × kvHeads·headDim`), softmax(q·k · scale)·v per head.
     /// `causal`: query row `i` sees slots `0 ..< L - n + i + 1` (the `n` new rows occupy the last

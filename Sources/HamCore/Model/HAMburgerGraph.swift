@@ -243,8 +243,8 @@ public final class HAMburgerGraph<B: Backend> {
         backend.linear(h, weight: w.q, bias: w.qBias, out: q, accumulate: false)
         backend.linear(h, weight: w.k, bias: w.kBias, out: newKeys, accumulate: false)
         backend.linear(h, weight: w.v, bias: w.vBias, out: newValues, accumulate: false)
-        backend.rope(q, heads: c.numAttentionHeads, cos: cos, sin: sin)
-        backend.rope(newKeys, heads: c.numKeyValueHeads, cos: cos, sin: sin)
+        backend.rope(q, heads: c.numAttentionHeads, cos: cos, sin: sin, pairing: .halves)
+        backend.rope(newKeys, heads: c.numKeyValueHeads, cos: cos, sin: sin, pairing: .halves)
         backend.attention(q: q, keys: keys.rows(0..<(slot + n)), values: values.rows(0..<(slot + n)),
                           heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, scale: attentionScale,
                           causal: causal, out: attn)
