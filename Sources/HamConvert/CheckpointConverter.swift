@@ -138,7 +138,8 @@ public enum CheckpointConverter {
     private static func planTensors(_ source: TorchCheckpoint, config: ModelConfig) throws -> [SafeTensorsWriter.PendingTensor] {
         var plan: [SafeTensorsWriter.PendingTensor] = []
         var used: Set<String> = []
-        for (name, shape) in TensorLayout.expected(for: config) {
+        for spec in ModelSchema(config: config).all {
+            let name = spec.name, shape = spec.shape
             let key = checkpointName(for: name)
             guard source.contains(key) else { throw LoadError.missingTensor(path: source.path, tensor: key) }
             let (dtype, found) = try source.describe(key)

@@ -22,7 +22,7 @@ public enum Quantizer {
         }
         try OutputDirectory.check(output, force: force)
         let source = try ModelDirectory(path: model)
-        let layout = TensorLayout.expected(for: source.config)
+        let layout = ModelSchema(config: source.config).all
         // Read every tensor first: a missing or misshapen one fails before anything is written.
         let tensors = try layout.map { entry in (name: entry.name, tensor: try source.weights.tensor(entry.name, shape: entry.shape)) }
         let planned = tensors.map { entry -> SafeTensorsWriter.PendingTensor in

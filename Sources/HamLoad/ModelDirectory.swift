@@ -52,10 +52,3 @@ public struct ModelDirectory: Sendable {
 public func filePath(_ name: String, in directory: String) -> String {
     (directory as NSString).appendingPathComponent(name)
 }
-
-extension HAMburgerGraph {
-    /// The graph of a model directory.
-    public convenience init(model: ModelDirectory, backend: B, mode: GenerationMode) throws {
-        try self.init(config: model.config, weights: model.weights, path: model.path, backend: backend, mode: mode)
-    }
-}

@@ -92,10 +92,6 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// "vulkan: NVIDIA H100 80GB HBM3 (discrete)".
     public var name: String { "vulkan: \(device.summary)" }
 
-    /// Measured (docs/PERFORMANCE.md, "Vulkan backend"): waiting for each stop decision costs
-    /// one submission per micro step, far less than the micro steps run-ahead throws away.
-    public var prefersRunAhead: Bool { options.runAhead ?? false }
-
     /// Whether the validation layer is on (asked for and installed).
     public var validationEnabled: Bool { context.instance.validationEnabled }
     public var validationLog: ValidationLog { context.instance.validationLog }

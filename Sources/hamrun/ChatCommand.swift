@@ -16,6 +16,7 @@ struct ChatCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var generation: GenerationFlags
+    @OptionGroup var engineFlags: EngineFlags
 
     @Option(help: "System message.")
     var system: String?
@@ -30,8 +31,10 @@ struct ChatCommand: ParsableCommand {
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         let formatter = try text.chatFormatter(chatFormat)
-        let graph = try modelOptions.makeGraph(directory, mode: mode)
-        let generator = Generator(graph: graph)
+        // The conversation may grow to the whole context.
+        let engine = try modelOptions.makeEngine(
+            directory, hamburger: mode == .hamburger,
+            options: engineFlags.options(directory.config, sequences: 1, slots: min(directory.config.maxPositionEmbeddings, 8192)))
         var options = generation.options(for: directory, mode: mode)
         options.stopTokens.formUnion(formatter.endOfTurnTokenIds)
         let endOfTurn = Set(formatter.endOfTurnTokenIds)
@@ -39,7 +42,7 @@ struct ChatCommand: ParsableCommand {
         var session = ChatSession()
         let interactive = isatty(STDIN_FILENO) != 0
         let err = FileHandle.standardError, out = FileHandle.standardOutput
-        err.write(Data("hamrun chat: \(mode.rawValue) on \(graph.backendName); /reset, /stats, Ctrl-D to quit\n".utf8))
+        err.write(Data("hamrun chat: \(mode.rawValue) on \(engine.backendName); /reset, /stats, Ctrl-D to quit\n".utf8))
         while true {
             if interactive { err.write(Data("> ".utf8)) }
             guard let line = readLine(strippingNewline: true) else { break }
@@ -48,12 +51,12 @@ struct ChatCommand: ParsableCommand {
             case "":
                 continue
             case "/reset":
-                generator.reset()
+                session.conversation.map(engine.release)
                 session = ChatSession()
                 err.write(Data("(conversation forgotten)\n".utf8))
                 continue
             case "/stats":
-                err.write(Data((session.statsLine(graph: graph) + "\n").utf8))
+                err.write(Data((session.statsLine() + "\n").utf8))
                 continue
             default:
                 break
@@ -68,11 +71,27 @@ struct ChatCommand: ParsableCommand {
                 ids = formatter.nextTurn([.user(input)], closingAssistantTurn: closing)
             }
             var stream = text.streamingDecoder()
-            let result = try generator.generate(appending: ids, options: options, onStep: { step in
-                out.write(Data(stream.append(step).utf8))
-            })
+            let request = GenerationRequest(prompt: ids, options: options, continuing: session.conversation, keepContext: true)
+            let result: GenerationResult
+            var sequence = session.conversation
+            do {
+                result = try engine.generate(request) { event in
+                    sequence = event.sequence
+                    if case .token(_, let token) = event { out.write(Data(stream.append([token]).utf8)) }
+                }
+            } catch let error as GenerationError {
+                // The turn does not fit: say so and keep the REPL (and what is queued) going.
+                if case .promptTooLong = error {
+                    err.write(Data("hamrun chat: \(error); /reset starts a new conversation\n".utf8))
+                    continue
+                }
+                throw error
+            }
             out.write(Data((stream.finish() + "\n").utf8))
-            session.record(result, endedAtEndOfTurn: result.tokens.last.map(endOfTurn.contains) ?? false)
+            session.record(result, endedAtEndOfTurn: result.tokens.last.map(endOfTurn.contains) ?? false, id: sequence)
+            if result.finishReason == .contextFull {
+                err.write(Data("hamrun chat: the context is full (\(directory.config.maxPositionEmbeddings) positions); /reset starts a new conversation\n".utf8))
+            }
         }
         if interactive { err.write(Data("\n".utf8)) }
     }
@@ -80,22 +99,25 @@ struct ChatCommand: ParsableCommand {
 
 /// What the REPL remembers about the conversation.
 struct ChatSession {
+    /// The engine's sequence that keeps the conversation's KV cache.
+    var conversation: SequenceID?
     var turns = 0
     var lastReplyEnded = true
     var last: GenerationStats?
     var contextTokens = 0
 
-    mutating func record(_ result: GenerationResult, endedAtEndOfTurn: Bool) {
+    mutating func record(_ result: GenerationResult, endedAtEndOfTurn: Bool, id: SequenceID?) {
+        conversation = id
         turns += 1
         lastReplyEnded = endedAtEndOfTurn
         last = result.stats
         contextTokens += result.stats.promptTokens + result.stats.generatedTokens
     }
 
-    func statsLine(graph: InferenceGraph) -> String {
+    func statsLine() -> String {
         guard let last else { return "[no reply yet]" }
         let perStep = String(format: "%.2f", last.tokensPerStep)
-        return "[turns \(turns), context \(contextTokens) tokens in \(graph.slotsUsed) KV slots; last reply: "
+        return "[turns \(turns), context \(contextTokens) tokens in \(last.kvSlots) KV slots; last reply: "
             + "\(last.generatedTokens) tokens in \(last.macroSteps) macro steps (\(perStep) tokens/step), "
             + String(format: "prefill %.1f tok/s (%d new tokens), decode %.1f tok/s]", last.prefillTokensPerSecond, last.promptTokens, last.tokensPerSecond)
     }

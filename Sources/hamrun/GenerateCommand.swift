@@ -12,6 +12,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var generation: GenerationFlags
+    @OptionGroup var engineFlags: EngineFlags
 
     @Option(help: "Prompt text.")
     var prompt: String?
@@ -54,22 +55,25 @@ struct GenerateCommand: ParsableCommand {
         } else {
             ids = try text.encode(prompt ?? "")
         }
-        let graph = try modelOptions.makeGraph(directory, mode: mode)
-        let generator = Generator(graph: graph)
+        let engine = try modelOptions.makeEngine(
+            directory, hamburger: mode == .hamburger,
+            options: engineFlags.options(directory.config, sequences: 1, slots: ids.count + options.maxTokens))
 
         var stream = text.streamingDecoder()
         let out = FileHandle.standardOutput
-        let result = try generator.generate(prompt: ids, options: options, onStep: { step in
-            guard !json else { return }
-            out.write(Data(stream.append(step).utf8))
-        })
+        let result = try engine.generate(GenerationRequest(prompt: ids, options: options)) { event in
+            guard !json, case .token(_, let token) = event else { return }
+            out.write(Data(stream.append([token]).utf8))
+        }
         if json {
-            let report = GenerateReport(tokens: result.tokens, steps: result.steps,
-                                        text: text.decode(result.tokens), stats: .init(result.stats))
+            let report = GenerateReport(result, text: text)
             print(try report.jsonString())
         } else {
             out.write(Data((stream.finish() + "\n").utf8))
-            FileHandle.standardError.write(Data((summaryLine(result.stats, backend: graph.backendName, mode: mode) + "\n").utf8))
+            if result.finishReason == .contextFull {
+                FileHandle.standardError.write(Data("hamrun: the context is full (max_position_embeddings \(directory.config.maxPositionEmbeddings)); generation stopped\n".utf8))
+            }
+            FileHandle.standardError.write(Data((summaryLine(result.stats, backend: engine.backendName, mode: mode) + "\n").utf8))
         }
     }
 }
@@ -134,6 +138,8 @@ struct GenerateReport: Encodable {
     var tokens: [Int32]
     var steps: [[Int32]]
     var text: String
+    /// stop, length, context_full or cancelled.
+    var finish_reason: String
     var stats: Stats
 
     struct Stats: Encodable {
@@ -154,6 +160,19 @@ struct GenerateReport: Encodable {
             decode_seconds = s.decodeSeconds
             tokens_per_second = s.tokensPerSecond
         }
+    }
+
+    init(tokens: [Int32], steps: [[Int32]], text: String, finish_reason: String, stats: Stats) {
+        self.tokens = tokens
+        self.steps = steps
+        self.text = text
+        self.finish_reason = finish_reason
+        self.stats = stats
+    }
+
+    init(_ result: GenerationResult, text codec: TextCodec) {
+        self.init(tokens: result.tokens, steps: result.steps, text: codec.decode(result.tokens),
+                  finish_reason: result.finishReason.rawValue, stats: Stats(result.stats))
     }
 
     func jsonString() throws -> String {
