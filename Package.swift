@@ -29,11 +29,12 @@ let package = Package(
             name: "CVulkan",
             providers: [.apt(["libvulkan-dev"])]
         ),
-        // Dtype codecs and the innermost SIMD loops of the CPU backend (products over
-        // f32/f16/bf16/q8_0 rows), compiled for several x86 levels and picked at run time.
+        // Dtype codecs, quantizers and the innermost SIMD loops of the CPU backend (products
+        // over rows of every weight dtype), compiled for several x86 levels and picked at run
+        // time. No implicit fused multiply-adds: decoding must round as gguf-py does.
         .target(
             name: "CHamKernels",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"])]
         ),
         // The runtime's core: tensors and dtypes, the backend protocol, the model math, the
         // engine. It knows no file format and no backend.
@@ -44,8 +45,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Opening input files: regular files only (a FIFO would block open() forever).
+        .target(name: "HamFiles"),
+        // The one JSON reader (bounded, fully validating, lazy strings; typed readers whose
+        // errors name the field) and literal-preserving JSON writing.
+        .target(name: "HamJSON"),
         // Model files to weights: safetensors directories and config.json.
-        .target(name: "HamLoad", dependencies: ["HamCore"]),
+        .target(name: "HamLoad", dependencies: ["HamCore", "HamFiles", "HamJSON"]),
         // The CPU backend: a thread pool over the SIMD kernels, BLAS sgemm for some prefills.
         .target(name: "HamCPU", dependencies: ["HamCore", "CHamKernels", "CBLAS"]),
         // GLSL compute shaders (Shaders/*.comp) to SPIR-V embedded in generated Swift, at build
@@ -63,21 +69,24 @@ let package = Package(
         .target(
             name: "HamConvert",
             dependencies: [
-                "HamCore", "HamLoad",
+                "HamCore", "HamLoad", "HamJSON", "HamFiles",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         // Backend conformance: a plain reference backend and ggml-style op checks, used by the
         // tests and by `hamrun check` on machines without a Swift toolchain.
-        .target(name: "HamChecks", dependencies: ["HamCore", "HamCPU", "HamLoad"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "HamChecks", dependencies: ["HamCore", "HamCPU", "HamLoad", "HamJSON"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Hugging Face tokenizer.json (byte-level BPE) and chat formats.
         .target(
-            name: "HamTokenizer"
+            name: "HamTokenizer",
+            dependencies: ["HamFiles", "HamJSON"]
         ),
         .executableTarget(
             name: "hamrun",
             dependencies: [
                 "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamTokenizer", "HamChecks", "HamVulkan",
+                "HamFiles", "HamJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -91,13 +100,14 @@ let package = Package(
         // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
         .testTarget(
             name: "HamCoreTests",
-            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks",
+            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks", "HamJSON", "HamFiles",
                            .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // The Vulkan backend on whatever device there is (lavapipe in CI) against the CPU backend.
         .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks"]),
-        .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
+        .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer", "HamJSON"]),
+        .testTarget(name: "HamJSONTests", dependencies: ["HamJSON"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
-        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer"]),
+        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer", "HamJSON"]),
     ]
 )

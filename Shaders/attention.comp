@@ -10,7 +10,7 @@
 // h / (heads / kvHeads). The cache is f32 or f16 (KTYPE).
 
 layout(local_size_x = BLOCK) in;
-layout(constant_id = 0) const int KTYPE = DT_F32;
+layout(constant_id = 0) const int KTYPE = HAM_F32;
 
 layout(binding = 0) readonly buffer Q { float q[]; };
 layout(binding = 1) readonly buffer K { uint keys[]; };

@@ -8,7 +8,7 @@
 // backend checks that rows and offsets are even).
 
 layout(local_size_x = BLOCK) in;
-layout(constant_id = 0) const int DTYPE = DT_F32;
+layout(constant_id = 0) const int DTYPE = HAM_F32;
 
 layout(binding = 0) readonly buffer Src { float src[]; };
 layout(binding = 1) readonly buffer Indices { int indices[]; };
@@ -50,12 +50,12 @@ uint halfBits(float value) {
 
 void main() {
     uint index = GROUP_INDEX * BLOCK + gl_LocalInvocationID.x;
-    uint perRow = DTYPE == DT_F16 ? p.cols / 2u : p.cols;
+    uint perRow = DTYPE == HAM_F16 ? p.cols / 2u : p.cols;
     if (index >= p.rows * perRow) return;
     uint i = index / perRow, c = index % perRow;
     uint target = uint(indices[p.indicesOffset + i]);
     uint from = p.srcOffset + i * p.srcStride;
-    if (DTYPE == DT_F16) {
+    if (DTYPE == HAM_F16) {
         uint element = p.dstOffset + target * p.cols + 2u * c;
         dst[element >> 1] = halfBits(src[from + 2u * c]) | (halfBits(src[from + 2u * c + 1u]) << 16);
     } else {

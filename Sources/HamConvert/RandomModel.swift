@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamJSON
 import HamLoad
 
 /// Model directories with random weights: benchmarks of real shapes without downloading a model
@@ -17,8 +18,8 @@ public enum RandomModel {
         case tiny
 
         /// `config.json` of the shape, with a `hamburger` object (its modules are written too).
-        public var config: [String: Any] {
-            var config: [String: Any] = [
+        public var config: JSONText {
+            var config: JSONText = [
                 "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
                 "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "tie_word_embeddings": true,
                 "bos_token_id": 1, "eos_token_id": 2, "max_position_embeddings": 131072,
@@ -26,7 +27,7 @@ public enum RandomModel {
                                  "original_max_position_embeddings": 8192],
             ]
             let (hidden, intermediate, layers, heads, kvHeads, vocab): (Int, Int, Int, Int, Int, Int)
-            var hamburger: [String: Any] = ["max_steps": 4]
+            var hamburger: JSONText = ["max_steps": 4]
             switch self {
             case .llama32_1B:
                 (hidden, intermediate, layers, heads, kvHeads, vocab) = (2048, 8192, 16, 32, 8, 128_256)
@@ -38,32 +39,41 @@ public enum RandomModel {
             case .tiny:
                 (hidden, intermediate, layers, heads, kvHeads, vocab) = (128, 256, 16, 4, 2, 1024)
             }
-            config["hidden_size"] = hidden
-            config["intermediate_size"] = intermediate
-            config["num_hidden_layers"] = layers
-            config["num_attention_heads"] = heads
-            config["num_key_value_heads"] = kvHeads
-            config["head_dim"] = hidden / heads
-            config["vocab_size"] = vocab
+            config["hidden_size"] = .integer(hidden)
+            config["intermediate_size"] = .integer(intermediate)
+            config["num_hidden_layers"] = .integer(layers)
+            config["num_attention_heads"] = .integer(heads)
+            config["num_key_value_heads"] = .integer(kvHeads)
+            config["head_dim"] = .integer(hidden / heads)
+            config["vocab_size"] = .integer(vocab)
             config["hamburger"] = hamburger
             return config
         }
     }
 
+    /// The weight dtypes a random model can have (the ones hamrun loads matrices in).
+    public static let dtypes: [DType] = [.bf16, .f16, .f32, .q8_0]
+
     /// Writes `config` and random weights for all of it (base model, and the HAMburger modules
-    /// when the config has a `hamburger` object) in `dtype` into a new directory `path`.
-    public static func write(config: [String: Any], dtype: DType, seed: UInt64, to path: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let configPath = path + "/config.json"
-        let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-        try configData.write(to: URL(fileURLWithPath: configPath))
-        let parsed = try ModelConfig.parse(configData, path: configPath)
-        var random = Random(seed: seed)
-        var tensors = baseTensors(parsed, dtype: dtype, random: &random)
-        if let hamburger = parsed.hamburger {
-            tensors += hamburgerTensors(parsed, hamburger, dtype: dtype, random: &random)
+    /// when the config has a `hamburger` object) in `dtype` into a new directory `path` (an
+    /// existing one only with `force`, replaced once the new one is complete and loads).
+    public static func write(config: JSONText, dtype: DType, seed: UInt64, to path: String, force: Bool = false) throws {
+        guard dtypes.contains(dtype) else {
+            throw LoadError.invalidField(path: path, field: "dtype", detail: "is \(dtype.rawValue); expected \(dtypes.map(\.rawValue).joined(separator: ", "))")
         }
-        try SafeTensorsWriter.write(tensors, to: path + "/model.safetensors")
+        let configText = Array(config.rendered().utf8)
+        let parsed = try ModelConfig.parse(configText, path: filePath("config.json", in: path))
+        try OutputDirectory.build(path, force: force) { staging in
+            try OutputFile.write(configText, to: filePath("config.json", in: staging))
+            var random = Random(seed: seed)
+            var tensors = baseTensors(parsed, dtype: dtype, random: &random)
+            if let hamburger = parsed.hamburger {
+                tensors += hamburgerTensors(parsed, hamburger, dtype: dtype, random: &random)
+            }
+            try SafeTensorsWriter.write(tensors, to: filePath("model.safetensors", in: staging))
+            // hamrun must load what it wrote.
+            _ = try ModelDirectory(path: staging)
+        }
     }
 
     /// Random values for every tensor of `specs` (a `ModelSchema` part), in schema order.
@@ -95,10 +105,11 @@ public enum RandomModel {
         convert([Float](repeating: value, count: shape.reduce(1, *)), shape: shape, dtype: dtype)
     }
 
-    /// `values` in `dtype`; q8_0 only where the shape allows it (norm gains and biases stay f32).
+    /// `values` in `dtype`; a block type only where the shape allows it (norm gains and biases
+    /// stay f32).
     static func convert(_ values: [Float], shape: [Int], dtype: DType) -> HostTensor {
         let tensor = HostTensor(shape: shape, floats: values)
-        return dtype == .q8_0 && !tensor.canQuantizeQ8_0 ? tensor : tensor.converted(to: dtype)
+        return tensor.canStore(as: dtype) ? tensor.converted(to: dtype) : tensor
     }
 
     /// xorshift64: fast enough for a billion weights, and the same on every machine.

@@ -1,6 +1,13 @@
 import Foundation
 import HamCore
+import HamJSON
 import HamLoad
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Writes `.safetensors` files: the header is padded with spaces to a multiple of 8 bytes so
 /// every tensor stays aligned, and the file appears only once it is complete.
@@ -24,7 +31,7 @@ public enum SafeTensorsWriter {
         var metadata = metadata
         if tensors.contains(where: { $0.dtype == .q8_0 }) { metadata[WeightStore.quantizationKey] = DType.q8_0.rawValue }
         if !metadata.isEmpty {
-            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\(jsonQuoted($0.value))" }
+            let fields = metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
@@ -32,7 +39,7 @@ public enum SafeTensorsWriter {
             let end = offset + dtype.bytes(shape.reduce(1, *))
             let stored = dtype == .q8_0 ? [shape[0], dtype.bytes(shape.dropFirst().reduce(1, *))] : shape
             let dims = stored.map(String.init).joined(separator: ",")
-            parts.append("\(jsonQuoted(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(JSONText.quoted(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         header += parts.joined(separator: ",") + "}"
@@ -49,15 +56,11 @@ public enum SafeTensorsWriter {
 /// Writes next to the destination and renames, so a failed write never leaves half a file.
 func writeAtomically(_ data: Data, to path: String) throws {
     let temporary = path + ".partial"
-    do {
-        try data.write(to: URL(fileURLWithPath: temporary))
-        if FileManager.default.fileExists(atPath: path) {
-            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
-        } else {
-            try FileManager.default.moveItem(atPath: temporary, toPath: path)
-        }
-    } catch {
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw LoadError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
+    unlink(temporary)  // a leftover of an interrupted run
+    try OutputFile.write([UInt8](data), to: temporary)
+    guard rename(temporary, path) == 0 else {
+        let code = errno
+        unlink(temporary)
+        throw ConvertError(writing: path, errno: code)
     }
 }

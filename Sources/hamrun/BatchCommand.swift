@@ -1,7 +1,15 @@
 import ArgumentParser
 import Foundation
 import HamCore
+import HamFiles
+import HamJSON
 import HamLoad
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Offline batch inference on JSONL, as vLLM's offline mode and the OpenAI Batch API do it: every
 /// input line is a request, every output line its result, in input order; up to `--parallel`
@@ -46,11 +54,11 @@ struct BatchCommand: ParsableCommand {
             options: engineFlags.options(config, sequences: parallel, slots: min(config.maxPositionEmbeddings, 2048)))
         let defaults = GenerationDefaults(directory: directory, maxTokens: maxTokens)
 
-        let reader = try LineReader(path: input)
-        let writer = try LineWriter(path: output)
+        let lines = try Self.lines(input == "-" ? StandardStreams.readInput() : InputFile.read(input))
+        let writer = try ResultWriter(path: output)
         var pending: [Int: String] = [:]      // finished lines waiting for the ones before them
         var lineOf: [SequenceID: Int] = [:]
-        var nextToWrite = 0, lineCount = 0, exhausted = false
+        var nextToWrite = 0, nextToRead = 0
 
         func flush() throws {
             while let line = pending.removeValue(forKey: nextToWrite) {
@@ -60,22 +68,18 @@ struct BatchCommand: ParsableCommand {
         }
         while true {
             // Keep the engine's queue a little ahead of what it runs, never the whole file.
-            while !exhausted && lineOf.count < 2 * parallel {
-                guard let line = try reader.next() else {
-                    exhausted = true
-                    break
-                }
-                let index = lineCount
-                lineCount += 1
+            while nextToRead < lines.count && lineOf.count < 2 * parallel {
+                let index = nextToRead
+                nextToRead += 1
                 do {
-                    let request = try BatchRequest.parse(line, line: index + 1).request(defaults: defaults, text: text)
+                    let request = try BatchRequest(lines[index], line: index + 1).request(defaults: defaults, text: text)
                     lineOf[try engine.submit(request)] = index
                 } catch {
                     pending[index] = BatchError(message: errorMessage(error), line: index + 1).json
                 }
             }
             try flush()
-            if lineOf.isEmpty && exhausted { break }
+            if lineOf.isEmpty && nextToRead == lines.count { break }
             for event in try engine.step() {
                 switch event {
                 case .finished(let id, let result):
@@ -90,6 +94,12 @@ struct BatchCommand: ParsableCommand {
             }
         }
         try writer.close()
+    }
+
+    /// The non-blank lines of a JSONL text.
+    static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        bytes.split(separator: 0x0A, omittingEmptySubsequences: true)
+            .filter { line in line.contains { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D } }
     }
 }
 
@@ -111,58 +121,54 @@ struct GenerationDefaults {
     }
 }
 
-/// One input line.
-struct BatchRequest: Decodable {
+/// One input line, read with the project's JSON reader: a wrong field is named with what it
+/// should be (`line 5: max_tokens is "four"; expected an integer in 1...1048576`).
+struct BatchRequest {
     var prompt: String?
-    var prompt_ids: [Int32]?
-    var max_tokens: Int?
+    var promptIds: [Int32]?
+    var maxTokens: Int?
     var confidence: Double?
-    var mode: String?
+    var mode: GenerationMode?
     var temperature: Double?
-    var top_k: Int?
-    var top_p: Double?
+    var topK: Int?
+    var topP: Double?
     var seed: UInt64?
     var stop: [Int32]?
 
-    static func parse(_ line: String, line number: Int) throws -> BatchRequest {
-        do {
-            return try JSONDecoder().decode(BatchRequest.self, from: Data(line.utf8))
-        } catch let error as DecodingError {
-            switch error {
-            case .typeMismatch(_, let context), .valueNotFound(_, let context):
-                let field = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-                throw CLIError("line \(number): field '\(field)' has the wrong type")
-            default:
-                throw CLIError("line \(number): not a JSON object")
-            }
+    static let fields: Set<String> = ["prompt", "prompt_ids", "max_tokens", "confidence", "mode", "temperature",
+                                      "top_k", "top_p", "seed", "stop"]
+
+    init(_ line: ArraySlice<UInt8>, line number: Int) throws {
+        let root = try JSONDocument(line, source: "line \(number)").root.object()
+        for member in root.members where !Self.fields.contains(member.name) {
+            throw CLIError("line \(number): unknown field '\(member.name)'; expected \(Self.fields.sorted().joined(separator: ", "))")
         }
+        prompt = try root.optional("prompt")?.string()
+        promptIds = try root.optional("prompt_ids")?.integers(in: 0...Int(Int32.max)).map(Int32.init)
+        maxTokens = try root.optional("max_tokens")?.integer(in: 1...(1 << 20))
+        confidence = try root.optional("confidence")?.double(in: 0...1)
+        mode = try root.optional("mode").map { GenerationMode(rawValue: try $0.string(oneOf: GenerationMode.allCases.map(\.rawValue))) } ?? nil
+        temperature = try root.optional("temperature")?.double(in: 0...1000)
+        topK = try root.optional("top_k")?.integer(in: 0...Int(Int32.max))
+        topP = try root.optional("top_p")?.double(in: 0...1)
+        seed = try root.optional("seed").map { UInt64(try $0.integer(in: 0...Int.max)) }
+        stop = try root.optional("stop")?.integers(in: 0...Int(Int32.max)).map(Int32.init)
     }
 
     func request(defaults: GenerationDefaults, text: TextCodec) throws -> GenerationRequest {
         let ids: [Int32]
-        switch (prompt, prompt_ids) {
+        switch (prompt, promptIds) {
         case (let words?, nil): ids = try text.encode(words)
         case (nil, let given?): ids = given
         case (nil, nil): throw CLIError("neither 'prompt' nor 'prompt_ids' is given")
         case (_?, _?): throw CLIError("give 'prompt' or 'prompt_ids', not both")
         }
-        return GenerationRequest(prompt: ids, options: try options(defaults))
-    }
-
-    func options(_ defaults: GenerationDefaults) throws -> GenerationOptions {
-        var resolved: GenerationMode = defaults.mode
-        if let mode {
-            guard let parsed = GenerationMode(rawValue: mode) else {
-                throw CLIError("'mode' is '\(mode)'; expected 'hamburger' or 'base'")
-            }
-            resolved = parsed
-        }
         var options = GenerationOptions(
-            maxTokens: max_tokens ?? defaults.maxTokens, confidence: confidence ?? defaults.confidence, mode: resolved,
-            sampling: SamplingOptions(temperature: temperature ?? 0, topK: top_k ?? 0, topP: top_p ?? 1, seed: seed ?? 0),
+            maxTokens: maxTokens ?? defaults.maxTokens, confidence: confidence ?? defaults.confidence, mode: mode ?? defaults.mode,
+            sampling: SamplingOptions(temperature: temperature ?? 0, topK: topK ?? 0, topP: topP ?? 1, seed: seed ?? 0),
             stopTokens: defaults.stopTokens)
         options.stopTokens.formUnion(stop ?? [])
-        return options
+        return GenerationRequest(prompt: ids, options: options)
     }
 }
 
@@ -188,70 +194,54 @@ func errorMessage(_ error: Error) -> String {
     oneLine(String(describing: error))
 }
 
-/// Lines of a file or of standard input, read as they are needed.
-final class LineReader {
-    private let handle: FileHandle
-    private var buffer = Data()
-    private var atEnd = false
-
-    init(path: String) throws {
-        if path == "-" {
-            handle = .standardInput
-        } else {
-            guard let opened = FileHandle(forReadingAtPath: path) else { throw CLIError("\(path): cannot open for reading") }
-            handle = opened
-        }
-    }
-
-    /// The next non-empty line, nil at the end.
-    func next() throws -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...newline)
-                if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-                return line
-            }
-            if atEnd {
-                guard !buffer.isEmpty else { return nil }
-                let line = String(decoding: buffer, as: UTF8.self)
-                buffer = Data()
-                return line.trimmingCharacters(in: .whitespaces).isEmpty ? nil : line
-            }
-            let chunk = handle.availableData
-            if chunk.isEmpty { atEnd = true } else { buffer.append(chunk) }
-        }
-    }
-}
-
-/// Lines to a file (written beside it and renamed into place when complete) or standard output.
-final class LineWriter {
+/// Result lines to standard output, or to a file that appears (renamed into place) only when
+/// complete; every write is checked and a failure names the file.
+final class ResultWriter {
     private let path: String
-    private let temporary: String?
-    private let handle: FileHandle
+    private let partial: String?
+    private let descriptor: Int32
 
     init(path: String) throws {
         self.path = path
         if path == "-" {
-            temporary = nil
-            handle = .standardOutput
-        } else {
-            let partial = path + ".partial"
-            guard FileManager.default.createFile(atPath: partial, contents: nil),
-                  let opened = FileHandle(forWritingAtPath: partial) else { throw CLIError("\(path): cannot write") }
-            temporary = partial
-            handle = opened
+            partial = nil
+            descriptor = -1
+            return
         }
+        let partial = path + ".partial"
+        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CLIError("\(path): cannot write: \(String(cString: strerror(errno)))") }
+        self.partial = partial
+        descriptor = fd
     }
 
     func write(_ line: String) throws {
-        try handle.write(contentsOf: Data((line + "\n").utf8))
+        guard partial != nil else { return try StandardStreams.outLine(line) }
+        var bytes = Array((line + "\n").utf8), done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let reason = errno == ENOSPC ? "no space left on device" : String(cString: strerror(errno))
+                abandon()
+                throw CLIError("\(reason) while writing \(path)")
+            }
+            done += n
+        }
     }
 
     func close() throws {
-        guard let temporary else { return }
-        try handle.close()
-        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        guard let partial else { return }
+        guard fsync(descriptor) == 0, Glibc.close(descriptor) == 0, rename(partial, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            abandon()
+            throw CLIError("\(path): cannot finish writing: \(reason)")
+        }
+    }
+
+    private func abandon() {
+        guard let partial else { return }
+        _ = Glibc.close(descriptor)
+        unlink(partial)
     }
 }

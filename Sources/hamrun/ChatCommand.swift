@@ -41,10 +41,9 @@ struct ChatCommand: ParsableCommand {
 
         var session = ChatSession()
         let interactive = isatty(STDIN_FILENO) != 0
-        let err = FileHandle.standardError, out = FileHandle.standardOutput
-        err.write(Data("hamrun chat: \(mode.rawValue) on \(engine.backendName); /reset, /stats, Ctrl-D to quit\n".utf8))
+        StandardStreams.err("hamrun chat: \(mode.rawValue) on \(engine.backendName); /reset, /stats, Ctrl-D to quit\n")
         while true {
-            if interactive { err.write(Data("> ".utf8)) }
+            if interactive { StandardStreams.err("> ") }
             guard let line = readLine(strippingNewline: true) else { break }
             let input = line.trimmingCharacters(in: .whitespaces)
             switch input {
@@ -53,10 +52,10 @@ struct ChatCommand: ParsableCommand {
             case "/reset":
                 session.conversation.map(engine.release)
                 session = ChatSession()
-                err.write(Data("(conversation forgotten)\n".utf8))
+                StandardStreams.err("(conversation forgotten)\n")
                 continue
             case "/stats":
-                err.write(Data((session.statsLine() + "\n").utf8))
+                StandardStreams.err(session.statsLine() + "\n")
                 continue
             default:
                 break
@@ -77,23 +76,23 @@ struct ChatCommand: ParsableCommand {
             do {
                 result = try engine.generate(request) { event in
                     sequence = event.sequence
-                    if case .token(_, let token) = event { out.write(Data(stream.append([token]).utf8)) }
+                    if case .token(_, let token) = event { StandardStreams.stream(stream.append([token])) }
                 }
             } catch let error as GenerationError {
                 // The turn does not fit: say so and keep the REPL (and what is queued) going.
                 if case .promptTooLong = error {
-                    err.write(Data("hamrun chat: \(error); /reset starts a new conversation\n".utf8))
+                    StandardStreams.err("hamrun chat: \(error); /reset starts a new conversation\n")
                     continue
                 }
                 throw error
             }
-            out.write(Data((stream.finish() + "\n").utf8))
+            try StandardStreams.out(stream.finish() + "\n")
             session.record(result, endedAtEndOfTurn: result.tokens.last.map(endOfTurn.contains) ?? false, id: sequence)
             if result.finishReason == .contextFull {
-                err.write(Data("hamrun chat: the context is full (\(directory.config.maxPositionEmbeddings) positions); /reset starts a new conversation\n".utf8))
+                StandardStreams.err("hamrun chat: the context is full (\(directory.config.maxPositionEmbeddings) positions); /reset starts a new conversation\n")
             }
         }
-        if interactive { err.write(Data("\n".utf8)) }
+        if interactive { StandardStreams.err("\n") }
     }
 }
 

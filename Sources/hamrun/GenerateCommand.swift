@@ -60,20 +60,18 @@ struct GenerateCommand: ParsableCommand {
             options: engineFlags.options(directory.config, sequences: 1, slots: ids.count + options.maxTokens))
 
         var stream = text.streamingDecoder()
-        let out = FileHandle.standardOutput
         let result = try engine.generate(GenerationRequest(prompt: ids, options: options)) { event in
             guard !json, case .token(_, let token) = event else { return }
-            out.write(Data(stream.append([token]).utf8))
+            StandardStreams.stream(stream.append([token]))
         }
         if json {
-            let report = GenerateReport(result, text: text)
-            print(try report.jsonString())
+            try StandardStreams.outLine(try GenerateReport(result, text: text).jsonString())
         } else {
-            out.write(Data((stream.finish() + "\n").utf8))
+            try StandardStreams.out(stream.finish() + "\n")
             if result.finishReason == .contextFull {
-                FileHandle.standardError.write(Data("hamrun: the context is full (max_position_embeddings \(directory.config.maxPositionEmbeddings)); generation stopped\n".utf8))
+                StandardStreams.err("hamrun: the context is full (max_position_embeddings \(directory.config.maxPositionEmbeddings)); generation stopped\n")
             }
-            FileHandle.standardError.write(Data((summaryLine(result.stats, backend: engine.backendName, mode: mode) + "\n").utf8))
+            StandardStreams.err(summaryLine(result.stats, backend: engine.backendName, mode: mode) + "\n")
         }
     }
 }
