@@ -84,7 +84,7 @@ public enum CheckpointConverter {
                 }
             }
             // The runtime's own loader must accept what was written.
-            _ = try ModelDirectory(path: staging)
+            _ = try ModelFiles(directory: staging)
             try OutputDirectory.install(staging, at: output, force: force)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)

@@ -21,7 +21,7 @@ public enum Quantizer {
             throw LoadError.invalidField(path: model, field: "--type", detail: "is \(target.rawValue); expected q8_0")
         }
         try OutputDirectory.check(output, force: force)
-        let source = try ModelDirectory(path: model)
+        let source = try ModelFiles(directory: model)
         let layout = TensorLayout.expected(for: source.config)
         // Read every tensor first: a missing or misshapen one fails before anything is written.
         let tensors = try layout.map { entry in (name: entry.name, tensor: try source.weights.tensor(entry.name, shape: entry.shape)) }
@@ -47,7 +47,7 @@ public enum Quantizer {
                 guard FileManager.default.fileExists(atPath: filePath(name, in: model), isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
                 try FileManager.default.copyItem(atPath: filePath(name, in: model), toPath: filePath(name, in: staging))
             }
-            _ = try ModelDirectory(path: staging)
+            _ = try ModelFiles(directory: staging)
             try OutputDirectory.install(staging, at: output, force: force)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
