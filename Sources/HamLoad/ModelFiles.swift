@@ -1,5 +1,7 @@
 import Foundation
 import HamCore
+import HamFiles
+import HamJSON
 
 /// A model opened from a path (docs/MODEL_FORMAT.md): a model directory (config.json and
 /// safetensors), or a GGUF file. Either way the rest of hamrun sees the same things: a config,
@@ -23,28 +25,25 @@ public struct ModelFiles: Sendable {
     public let bosTokenId: Int?
     public let tokenizer: TokenizerSource?
 
-    /// Opens a model directory or a `.gguf` file (recognised by its magic, whatever its name).
+    /// Opens a model directory or a GGUF file (a `.gguf` name or GGUF's magic).
     public init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw LoadError.fileNotFound(path: path)
-        }
-        if isDirectory.boolValue {
+        guard InputFile.exists(path) else { throw LoadError.fileNotFound(path: path) }
+        if InputFile.isDirectory(path) {
             try self.init(directory: path)
-        } else if path.lowercased().hasSuffix(".gguf") || Self.isGGUF(path) {
-            try self.init(gguf: try GGUFFile(path: path))
-        } else {
+            return
+        }
+        // Only a regular file maps: a FIFO is refused, never waited on.
+        let file = try MappedFile(path: path)
+        guard path.lowercased().hasSuffix(".gguf") || file.bytes.starts(with: GGUFFile.magic) else {
             throw LoadError.unreadable(path: path, reason: "not a directory or a GGUF file (expected a model directory with config.json and model.safetensors, or a .gguf file)")
         }
+        try self.init(gguf: try GGUFFile(file: file))
     }
 
     /// A model directory: config.json, model.safetensors (or shards), tokenizer.json.
     public init(directory path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw LoadError.fileNotFound(path: path)
-        }
-        guard isDirectory.boolValue else {
+        guard InputFile.exists(path) else { throw LoadError.fileNotFound(path: path) }
+        guard InputFile.isDirectory(path) else {
             throw LoadError.unreadable(path: path, reason: "not a directory (expected a model directory with config.json and model.safetensors)")
         }
         self.path = path
@@ -55,13 +54,11 @@ public struct ModelFiles: Sendable {
         var bos = config.bosTokenId
         let generationPath = filePath("generation_config.json", in: path)
         if FileManager.default.fileExists(atPath: generationPath) {
-            struct GenerationConfig: Decodable {
-                var eos_token_id: IntOrList?
-                var bos_token_id: Int?
+            let generation = try withLoadErrors { try JSONDocument(readFile(generationPath, limit: jsonFileLimit), source: generationPath).root }
+            try withLoadErrors {
+                if let ids = try generation.optional("eos_token_id")?.integers(in: ModelConfig.Limits.tokenId), !ids.isEmpty { eos = ids }
+                if let id = try generation.optional("bos_token_id")?.integer(in: ModelConfig.Limits.tokenId) { bos = id }
             }
-            let generation = try decodeJSON(GenerationConfig.self, from: try readFile(generationPath), path: generationPath)
-            if let ids = generation.eos_token_id?.values, !ids.isEmpty { eos = ids }
-            if let id = generation.bos_token_id { bos = id }
         }
         eosTokenIds = eos
         bosTokenId = bos
@@ -83,14 +80,6 @@ public struct ModelFiles: Sendable {
 
     /// Whether the model has the HAMburger modules (else it is a base-only model).
     public var isHAMburger: Bool { config.hamburger != nil }
-
-    /// Whether `path` is a regular file that starts with GGUF's magic.
-    public static func isGGUF(_ path: String) -> Bool {
-        guard (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular,
-              let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        return (try? handle.read(upToCount: 4)).map(Array.init) == GGUFFile.magic
-    }
 
     private func logSummary() {
         let dtypes = Set(weights.names.compactMap { weights.dtype(of: $0)?.rawValue }).sorted().joined(separator: "/")

@@ -96,7 +96,7 @@ import HamCPU
             ("arch", set("general.architecture", .string("qwen2")), "field 'general.architecture' is 'qwen2'; hamrun runs 'llama' models"),
             ("layers", { $0.removeAll { $0.key == "llama.block_count" } }, "missing field 'llama.block_count'"),
             ("heads", set("llama.attention.head_count_kv", .uint32(3)), "field 'llama.attention.head_count_kv' is 3; expected a divisor of llama.attention.head_count (4)"),
-            ("eps", set("llama.attention.layer_norm_rms_epsilon", .float32(-1)), "field 'llama.attention.layer_norm_rms_epsilon' is -1.0"),
+            ("eps", set("llama.attention.layer_norm_rms_epsilon", .float32(-1)), "field 'llama.attention.layer_norm_rms_epsilon' is -1.0; expected a number above 0"),
             ("type", set("llama.embedding_length", .string("128")), "field 'llama.embedding_length' is '128' (STRING); expected an integer"),
             ("rot", set("llama.rope.dimension_count", .uint32(16)), "field 'llama.rope.dimension_count' is 16; hamrun rotates whole heads (32)"),
             ("moe", set("llama.expert_count", .uint32(8)), "field 'llama.expert_count' is 8"),

@@ -51,8 +51,11 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// Maps and reads the file at `path`.
     public convenience init(path: String) throws {
-        let file = try MappedFile(path: path)
-        try self.init(bytes: file.bytes, owner: file, path: path)
+        try self.init(file: try MappedFile(path: path))
+    }
+
+    public convenience init(file: MappedFile) throws {
+        try self.init(bytes: file.bytes, owner: file, path: file.path)
     }
 
     /// Reads a GGUF held in memory (a copy of `data`); `path` names it in errors. The fuzz

@@ -18,18 +18,18 @@ extension ModelConfig {
             guard let value = try file.integer(arch + key) else { throw LoadError.missingField(path: path, field: arch + key) }
             return value
         }
-        func positive(_ value: Int, _ key: String) throws -> Int {
-            guard value > 0, value <= 1 << 24 else {
-                throw LoadError.invalidField(path: path, field: arch + key, detail: "is \(value); expected a positive integer up to \(1 << 24)")
+        func inRange(_ value: Int, _ range: ClosedRange<Int>, _ key: String) throws -> Int {
+            guard range.contains(value) else {
+                throw LoadError.invalidField(path: path, field: arch + key, detail: "is \(value); expected an integer in \(range.lowerBound)...\(range.upperBound)")
             }
             return value
         }
 
-        let hidden = try positive(try required("embedding_length"), "embedding_length")
-        let intermediate = try positive(try required("feed_forward_length"), "feed_forward_length")
-        let layers = try positive(try required("block_count"), "block_count")
-        let heads = try positive(try required("attention.head_count"), "attention.head_count")
-        let kvHeads = try positive(try file.integer(arch + "attention.head_count_kv") ?? heads, "attention.head_count_kv")
+        let hidden = try inRange(try required("embedding_length"), Limits.hiddenSize, "embedding_length")
+        let intermediate = try inRange(try required("feed_forward_length"), Limits.intermediateSize, "feed_forward_length")
+        let layers = try inRange(try required("block_count"), Limits.layers, "block_count")
+        let heads = try inRange(try required("attention.head_count"), Limits.heads, "attention.head_count")
+        let kvHeads = try inRange(try file.integer(arch + "attention.head_count_kv") ?? heads, Limits.heads, "attention.head_count_kv")
         guard heads % kvHeads == 0 else {
             throw LoadError.invalidField(path: path, field: arch + "attention.head_count_kv", detail: "is \(kvHeads); expected a divisor of \(arch)attention.head_count (\(heads))")
         }
@@ -37,7 +37,7 @@ extension ModelConfig {
         guard hidden % heads == 0 || keyLength != nil else {
             throw LoadError.invalidField(path: path, field: arch + "attention.head_count", detail: "is \(heads); expected a divisor of \(arch)embedding_length (\(hidden)) or an \(arch)attention.key_length")
         }
-        let headDim = try positive(keyLength ?? hidden / heads, "attention.key_length")
+        let headDim = try inRange(keyLength ?? hidden / heads, Limits.headDim, "attention.key_length")
         if let valueLength = try file.integer(arch + "attention.value_length"), valueLength != headDim {
             throw LoadError.invalidField(path: path, field: arch + "attention.value_length", detail: "is \(valueLength); expected the key length \(headDim)")
         }
@@ -56,20 +56,20 @@ extension ModelConfig {
 
         let epsilonKey = arch + "attention.layer_norm_rms_epsilon"
         guard let epsilon = try file.number(epsilonKey) else { throw LoadError.missingField(path: path, field: epsilonKey) }
-        guard epsilon > 0, epsilon < 1 else {
-            throw LoadError.invalidField(path: path, field: epsilonKey, detail: "is \(epsilon); expected a small positive number")
+        guard epsilon.isFinite, Float(epsilon) > 0, Limits.rmsNormEps.contains(epsilon) else {
+            throw LoadError.invalidField(path: path, field: epsilonKey, detail: "is \(epsilon); expected a number above 0 and at most 1")
         }
         let theta = try file.number(arch + "rope.freq_base") ?? 10000
-        guard theta > 1, theta.isFinite else {
-            throw LoadError.invalidField(path: path, field: arch + "rope.freq_base", detail: "is \(theta); expected a number above 1")
+        guard theta.isFinite, Limits.ropeTheta.contains(theta) else {
+            throw LoadError.invalidField(path: path, field: arch + "rope.freq_base", detail: "is \(theta); expected a number above 1 and at most 1e12")
         }
-        let context = try positive(try required("context_length"), "context_length")
+        let context = try inRange(try required("context_length"), Limits.positions, "context_length")
 
         // The vocabulary's size: the metadata key, else the tokenizer's tokens, else the embedding.
         let embeddingRows = file.tensors["token_embd.weight"]?.shape.first
-        let vocab = try positive(try file.integer(arch + "vocab_size")
+        let vocab = try inRange(try file.integer(arch + "vocab_size")
             ?? (try file.strings("tokenizer.ggml.tokens"))?.count
-            ?? embeddingRows ?? 0, "vocab_size")
+            ?? embeddingRows ?? 0, Limits.vocabSize, "vocab_size")
 
         let factors: [Float]?
         if file.tensors["rope_freqs.weight"] != nil {
@@ -114,7 +114,7 @@ extension ModelConfig {
             throw LoadError.invalidField(path: path, field: "tokenizer.ggml.bos_token_id", detail: "is \(bos); expected a token id below \(vocab)")
         }
 
-        self.init(
+        let config = ModelConfig(
             hiddenSize: hidden,
             intermediateSize: intermediate,
             numHiddenLayers: layers,
@@ -134,5 +134,7 @@ extension ModelConfig {
             hamburger: nil,
             ropePairing: .adjacent,
             ropeFrequencyFactors: factors)
+        // The checks every config goes through (each value above was checked under its key).
+        self = try config.validated(path: path)
     }
 }
