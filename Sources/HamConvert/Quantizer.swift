@@ -28,7 +28,7 @@ public enum Quantizer {
         let planned = tensors.map { entry -> SafeTensorsWriter.PendingTensor in
             // Matrices of linear layers and the embedding; the merger's step positions are added to
             // embeddings, not multiplied, and stay as they are.
-            let quantize = entry.name.hasSuffix(".weight") && entry.tensor.canQuantizeQ8_0 && entry.tensor.dtype != .q8_0
+            let quantize = entry.name.hasSuffix(".weight") && entry.tensor.canStore(as: .q8_0) && entry.tensor.dtype != .q8_0
             let dtype = quantize ? DType.q8_0 : entry.tensor.dtype
             return SafeTensorsWriter.PendingTensor(name: entry.name, dtype: dtype, shape: entry.tensor.shape) {
                 quantize ? entry.tensor.converted(to: .q8_0) : entry.tensor

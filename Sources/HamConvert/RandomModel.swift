@@ -139,10 +139,11 @@ public enum RandomModel {
         convert([Float](repeating: value, count: shape.reduce(1, *)), shape: shape, dtype: dtype)
     }
 
-    /// `values` in `dtype`; q8_0 only where the shape allows it (norm gains and biases stay f32).
+    /// `values` in `dtype`; a block type only where the shape allows it (norm gains and biases
+    /// stay f32).
     static func convert(_ values: [Float], shape: [Int], dtype: DType) -> HostTensor {
         let tensor = HostTensor(shape: shape, floats: values)
-        return dtype == .q8_0 && !tensor.canQuantizeQ8_0 ? tensor : tensor.converted(to: dtype)
+        return tensor.canStore(as: dtype) ? tensor.converted(to: dtype) : tensor
     }
 
     /// xorshift64: fast enough for a billion weights, and the same on every machine.

@@ -87,9 +87,9 @@ struct BenchCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try StandardStreams.outLine(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(report.text)
+            try StandardStreams.outLine(report.text)
         }
     }
 }

@@ -28,7 +28,7 @@ struct RandomModelCommand: ParsableCommand {
 
     func run() throws {
         try RandomModel.write(config: shape.config, dtype: dtype, seed: seed, to: out)
-        print("wrote \(out) (\(shape.rawValue), \(dtype))")
+        try StandardStreams.outLine("wrote \(out) (\(shape.rawValue), \(dtype))")
     }
 }
 
