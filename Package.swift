@@ -70,6 +70,7 @@ let package = Package(
             name: "HamConvert",
             dependencies: [
                 "HamCore", "HamLoad", "HamJSON", "HamFiles",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

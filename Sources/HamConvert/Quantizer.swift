@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamFiles
 import HamLoad
 
 /// `hamrun quantize`: a model directory with its matrices stored as q8_0 blocks (half the bytes
@@ -37,21 +38,14 @@ public enum Quantizer {
         // Wider elements first, blocks last: every tensor then starts aligned to its element size.
         let ordered = planned.sorted { ($0.dtype == .q8_0 ? 0 : $0.dtype.blockBytes) > ($1.dtype == .q8_0 ? 0 : $1.dtype.blockBytes) }
 
-        let staging = try OutputDirectory.makeStaging(next: output)
-        do {
+        try OutputDirectory.build(output, force: force) { staging in
             try SafeTensorsWriter.write(streaming: ordered, to: filePath("model.safetensors", in: staging))
             // Everything but the weights (config, tokenizer, generation config, model card).
             for name in try FileManager.default.contentsOfDirectory(atPath: model)
-            where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" {
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: filePath(name, in: model), isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-                try FileManager.default.copyItem(atPath: filePath(name, in: model), toPath: filePath(name, in: staging))
+            where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" && !InputFile.isDirectory(filePath(name, in: model)) {
+                try OutputFile.copy(filePath(name, in: model), to: filePath(name, in: staging))
             }
             _ = try ModelFiles(directory: staging)
-            try OutputDirectory.install(staging, at: output, force: force)
-        } catch {
-            try? FileManager.default.removeItem(atPath: staging)
-            throw error
         }
         return Summary(output: output,
                        quantized: planned.filter { $0.dtype == .q8_0 }.count,
