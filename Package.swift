@@ -50,8 +50,9 @@ let package = Package(
         // The one JSON reader (bounded, fully validating, lazy strings; typed readers whose
         // errors name the field) and literal-preserving JSON writing.
         .target(name: "HamJSON"),
-        // Model files to weights: safetensors directories and config.json.
-        .target(name: "HamLoad", dependencies: ["HamCore", "HamFiles", "HamJSON"]),
+        // Model files to weights: safetensors directories and config.json, GGUF files (their
+        // tokenizer metadata handed to HamTokenizer as a TokenizerVocabulary).
+        .target(name: "HamLoad", dependencies: ["HamCore", "HamFiles", "HamJSON", "HamTokenizer"]),
         // The CPU backend: a thread pool over the SIMD kernels, BLAS sgemm for some prefills.
         .target(name: "HamCPU", dependencies: ["HamCore", "CHamKernels", "CBLAS"]),
         // GLSL compute shaders (Shaders/*.comp) to SPIR-V embedded in generated Swift, at build
@@ -100,7 +101,7 @@ let package = Package(
         // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
         .testTarget(
             name: "HamCoreTests",
-            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks", "HamJSON", "HamFiles",
+            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks", "HamJSON", "HamFiles", "HamTokenizer",
                            .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // The Vulkan backend on whatever device there is (lavapipe in CI) against the CPU backend.
