@@ -139,6 +139,23 @@ struct TokenizerDefinition: Sendable {
     }
 }
 
+extension TokenizerDefinition {
+    /// The tables as they are, for vocabularies read elsewhere (`LlamaCppVocabulary`).
+    init(vocab: ByteStringTable, encoder: BytePairEncoder, addedTokens: [AddedToken], prefix: [Int32], suffix: [Int32],
+         idCount: Int, pieceStart: [Int32], pieces: [UInt8], vocabEntry: [Int32], addedIndex: [Int32]) {
+        self.vocab = vocab
+        self.encoder = encoder
+        self.addedTokens = addedTokens
+        self.prefix = prefix
+        self.suffix = suffix
+        self.idCount = idCount
+        self.pieceStart = pieceStart
+        self.pieces = pieces
+        self.vocabEntry = vocabEntry
+        self.addedIndex = addedIndex
+    }
+}
+
 /// Field access with error messages that name the field.
 private struct Reader {
     let doc: JSONDocument
@@ -224,15 +241,7 @@ private struct Reader {
         }
     }
 
-    func quote(_ s: String) -> String {
-        let limit = 60
-        var body = ""
-        for (k, scalar) in s.unicodeScalars.enumerated() {
-            if k == limit { body += "..."; break }
-            body += scalar.escaped(asASCII: false)
-        }
-        return "\"\(body)\""
-    }
+    func quote(_ s: String) -> String { TokenizerError.quote(s) }
 
     // MARK: components that only have to be checked
 

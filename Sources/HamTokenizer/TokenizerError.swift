@@ -36,4 +36,15 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(source): has no token \(token), which \(neededFor) needs"
         }
     }
+
+    /// A value as messages show it: quoted, escaped, cut after 60 scalars.
+    static func quote(_ s: String) -> String {
+        let limit = 60
+        var body = ""
+        for (k, scalar) in s.unicodeScalars.enumerated() {
+            if k == limit { body += "..."; break }
+            body += scalar.escaped(asASCII: false)
+        }
+        return "\"\(body)\""
+    }
 }
