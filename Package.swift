@@ -44,8 +44,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Opening input files: regular files only (a FIFO would block open() forever).
+        .target(name: "HamFiles"),
+        // The one JSON reader (bounded, fully validating, lazy strings; typed readers whose
+        // errors name the field) and literal-preserving JSON writing.
+        .target(name: "HamJSON"),
         // Model files to weights: safetensors directories and config.json.
-        .target(name: "HamLoad", dependencies: ["HamCore"]),
+        .target(name: "HamLoad", dependencies: ["HamCore", "HamFiles", "HamJSON"]),
         // The CPU backend: a thread pool over the SIMD kernels, BLAS sgemm for some prefills.
         .target(name: "HamCPU", dependencies: ["HamCore", "CHamKernels", "CBLAS"]),
         // GLSL compute shaders (Shaders/*.comp) to SPIR-V embedded in generated Swift, at build
@@ -63,21 +68,23 @@ let package = Package(
         .target(
             name: "HamConvert",
             dependencies: [
-                "HamCore", "HamLoad",
+                "HamCore", "HamLoad", "HamJSON", "HamFiles",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         // Backend conformance: a plain reference backend and ggml-style op checks, used by the
         // tests and by `hamrun check` on machines without a Swift toolchain.
-        .target(name: "HamChecks", dependencies: ["HamCore", "HamCPU", "HamLoad"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "HamChecks", dependencies: ["HamCore", "HamCPU", "HamLoad", "HamJSON"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Hugging Face tokenizer.json (byte-level BPE) and chat formats.
         .target(
-            name: "HamTokenizer"
+            name: "HamTokenizer",
+            dependencies: ["HamFiles", "HamJSON"]
         ),
         .executableTarget(
             name: "hamrun",
             dependencies: [
                 "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamTokenizer", "HamChecks", "HamVulkan",
+                "HamFiles", "HamJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -91,13 +98,14 @@ let package = Package(
         // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
         .testTarget(
             name: "HamCoreTests",
-            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks",
+            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks", "HamJSON", "HamFiles",
                            .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // The Vulkan backend on whatever device there is (lavapipe in CI) against the CPU backend.
         .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks"]),
-        .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer"]),
+        .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer", "HamJSON"]),
+        .testTarget(name: "HamJSONTests", dependencies: ["HamJSON"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
-        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer"]),
+        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer", "HamJSON"]),
     ]
 )

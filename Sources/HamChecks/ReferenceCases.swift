@@ -1,15 +1,16 @@
 import Foundation
 import HamCore
+import HamJSON
 import HamLoad
 
 /// Reference generations in the schema of the shared fixtures (`expected.json`): what the
 /// HAMburger authors' PyTorch modules produced, to be reproduced token for token, step for step,
 /// on any backend. The tests check them on the CPU and on Vulkan; `hamrun check --reference` on
 /// any machine.
-public struct ReferenceCases: Decodable, Sendable {
+public struct ReferenceCases: Sendable {
     public var cases: [Case]
 
-    public struct Case: Decodable, Sendable {
+    public struct Case: Sendable {
         public var prompt: String?
         public var prompt_ids: [Int32]
         /// `nil` for a HAMburger generation, `"base"` for plain greedy decoding of the base model.
@@ -21,6 +22,21 @@ public struct ReferenceCases: Decodable, Sendable {
         public var stop_probs: [Float]?
         public var last_logits: [Float]?
         public var greedy_ids: [Int32]?
+
+        init(_ json: JSONValue) throws {
+            func ids(_ value: JSONValue) throws -> [Int32] { try value.array().map { Int32(try $0.integer(in: 0...Int(Int32.max))) } }
+            func floats(_ value: JSONValue) throws -> [Float] { try value.array().map { try $0.float() } }
+            prompt = try json.optional("prompt")?.string()
+            prompt_ids = try ids(json.required("prompt_ids"))
+            mode = try json.optional("mode")?.string(oneOf: ["base", "hamburger"])
+            confidence = try json.optional("confidence")?.double(in: 0...1)
+            max_new_tokens = try json.optional("max_new_tokens")?.integer(in: 0...1_000_000)
+            steps = try json.optional("steps")?.array().map(ids)
+            micro_trace = try json.optional("micro_trace")?.array().map(Trace.init)
+            stop_probs = try json.optional("stop_probs").map(floats)
+            last_logits = try json.optional("last_logits").map(floats)
+            greedy_ids = try json.optional("greedy_ids").map(ids)
+        }
 
         public var isBase: Bool { mode == "base" }
         public var maxTokens: Int { max_new_tokens ?? (isBase ? (greedy_ids?.count ?? 0) : 48) }
@@ -38,24 +54,36 @@ public struct ReferenceCases: Decodable, Sendable {
         }
     }
 
-    public struct Trace: Decodable, Sendable {
+    public struct Trace: Sendable {
         public var top2: [Int32]
         public var top2_logits: [Float]
         public var logsumexp: Float
+
+        init(_ json: JSONValue) throws {
+            let top2 = try json.required("top2")
+            self.top2 = try top2.array().map { Int32(try $0.integer(in: 0...Int(Int32.max))) }
+            guard self.top2.count == 2 else { throw top2.mismatch("two token ids") }
+            let logits = try json.required("top2_logits")
+            top2_logits = try logits.array().map { try $0.float() }
+            guard top2_logits.count == 2 else { throw logits.mismatch("two logits") }
+            logsumexp = try json.required("logsumexp").float()
+        }
     }
 
+    /// Reads `path`; every error names the file and the field.
     public static func load(path: String) throws -> ReferenceCases {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw LoadError.fileNotFound(path: path)
+        let bytes = try readFile(path)
+        return try withLoadErrors {
+            let root = try JSONDocument(bytes, source: path).root
+            let list = try root.required("cases")
+            let cases = try list.array().map(Case.init)
+            guard !cases.isEmpty else { throw list.mismatch("at least one case (as in the shared fixtures)") }
+            return ReferenceCases(cases: cases)
         }
-        do {
-            return try JSONDecoder().decode(ReferenceCases.self, from: data)
-        } catch {
-            throw LoadError.malformed(path: path, detail: "not reference cases (expected {\"cases\": [...]} as in the shared fixtures)")
-        }
+    }
+
+    public init(cases: [Case]) {
+        self.cases = cases
     }
 
     /// Tolerances of the issue: logits within 1e-3, stop probabilities within 1e-4.

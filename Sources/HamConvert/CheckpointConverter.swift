@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamJSON
 import HamLoad
 
 /// Turns the HAMburger authors' PyTorch Lightning checkpoint plus its Hugging Face base model
@@ -39,12 +40,10 @@ public enum CheckpointConverter {
             throw LoadError.unreadable(path: base, reason: "not a directory (expected the base model's Hugging Face directory)")
         }
         let baseConfigPath = filePath("config.json", in: base)
-        let baseConfigBytes = try readFile(baseConfigPath)
-        let baseDocument = try JSONDocument.parse(Array(baseConfigBytes), path: baseConfigPath)
-        guard case .object = baseDocument else {
-            throw LoadError.malformed(path: baseConfigPath, detail: "expected a JSON object")
-        }
+        let baseConfigBytes = try readFile(baseConfigPath, limit: jsonFileLimit)
         let baseConfig = try ModelConfig.parse(baseConfigBytes, path: baseConfigPath)
+        // Rewritten with its literals kept (parse has checked that it is an object).
+        let baseDocument = JSONText(try withLoadErrors { try JSONDocument(baseConfigBytes, source: baseConfigPath).root })
 
         let source = try TorchCheckpoint(path: checkpoint)
         let maxSteps = try readMaxSteps(source)
@@ -52,18 +51,18 @@ public enum CheckpointConverter {
         guard featureLayers.allSatisfy({ $0 < baseConfig.numHiddenLayers }) else {
             throw LoadError.invalidField(path: baseConfigPath, field: "num_hidden_layers", detail: "is \(baseConfig.numHiddenLayers); HAMburger's feature layers \(featureLayers), hard-coded by its authors, need at least \(featureLayers.max().map { $0 + 1 } ?? 1)")
         }
-        let hamburger = JSONDocument.object([
-            .init(key: "feature_layers", value: .array(featureLayers.map(JSONDocument.integer))),
-            .init(key: "max_steps", value: .integer(maxSteps)),
-            .init(key: "merger_heads", value: .integer(mergerHeads)),
+        let hamburger = JSONText.object([
+            "feature_layers": .array(featureLayers.map(JSONText.integer)),
+            "max_steps": .integer(maxSteps),
+            "merger_heads": .integer(mergerHeads),
             // The authors run the micro-step decoder with FlashAttention-2 and no mask: causal.
-            .init(key: "micro_attention", value: .string("causal")),
-            .init(key: "num_micro_layers", value: .integer(microLayers)),
+            "micro_attention": .string("causal"),
+            "num_micro_layers": .integer(microLayers),
         ])
         let configText = baseDocument.setting("hamburger", to: hamburger).rendered()
         // Parsing what will be written checks the HAMburger fields against the base config
         // (merger heads dividing hidden_size, ...) with the same rules the runtime applies.
-        let config = try ModelConfig.parse(Data(configText.utf8), path: baseConfigPath)
+        let config = try ModelConfig.parse(Array(configText.utf8), path: baseConfigPath)
         guard let hamburgerConfig = config.hamburger else {
             throw LoadError.missingField(path: baseConfigPath, field: "hamburger")
         }
@@ -111,8 +110,10 @@ public enum CheckpointConverter {
             }
             return defaultMaxSteps
         }
-        guard case .int(let steps) = value, steps > 0 else {
-            throw LoadError.invalidField(path: source.path, field: "hyper_parameters.max_steps", detail: "is \(value.kind); expected a positive integer")
+        let range = ModelConfig.Limits.maxSteps
+        guard case .int(let steps) = value, range.contains(steps) else {
+            let shown = if case .int(let n) = value { "\(n)" } else if case .float(let x) = value { "\(x)" } else { value.kind }
+            throw LoadError.invalidField(path: source.path, field: "hyper_parameters.max_steps", detail: "is \(shown); expected an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return steps
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamJSON
 import HamLoad
 
 /// Model directories with random weights: benchmarks of real shapes without downloading a model
@@ -17,8 +18,8 @@ public enum RandomModel {
         case tiny
 
         /// `config.json` of the shape, with a `hamburger` object (its modules are written too).
-        public var config: [String: Any] {
-            var config: [String: Any] = [
+        public var config: JSONText {
+            var config: JSONText = [
                 "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
                 "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "tie_word_embeddings": true,
                 "bos_token_id": 1, "eos_token_id": 2, "max_position_embeddings": 131072,
@@ -26,7 +27,7 @@ public enum RandomModel {
                                  "original_max_position_embeddings": 8192],
             ]
             let (hidden, intermediate, layers, heads, kvHeads, vocab): (Int, Int, Int, Int, Int, Int)
-            var hamburger: [String: Any] = ["max_steps": 4]
+            var hamburger: JSONText = ["max_steps": 4]
             switch self {
             case .llama32_1B:
                 (hidden, intermediate, layers, heads, kvHeads, vocab) = (2048, 8192, 16, 32, 8, 128_256)
@@ -38,13 +39,13 @@ public enum RandomModel {
             case .tiny:
                 (hidden, intermediate, layers, heads, kvHeads, vocab) = (128, 256, 16, 4, 2, 1024)
             }
-            config["hidden_size"] = hidden
-            config["intermediate_size"] = intermediate
-            config["num_hidden_layers"] = layers
-            config["num_attention_heads"] = heads
-            config["num_key_value_heads"] = kvHeads
-            config["head_dim"] = hidden / heads
-            config["vocab_size"] = vocab
+            config["hidden_size"] = .integer(hidden)
+            config["intermediate_size"] = .integer(intermediate)
+            config["num_hidden_layers"] = .integer(layers)
+            config["num_attention_heads"] = .integer(heads)
+            config["num_key_value_heads"] = .integer(kvHeads)
+            config["head_dim"] = .integer(hidden / heads)
+            config["vocab_size"] = .integer(vocab)
             config["hamburger"] = hamburger
             return config
         }
@@ -52,10 +53,10 @@ public enum RandomModel {
 
     /// Writes `config` and random weights for all of it (base model, and the HAMburger modules
     /// when the config has a `hamburger` object) in `dtype` into a new directory `path`.
-    public static func write(config: [String: Any], dtype: DType, seed: UInt64, to path: String) throws {
+    public static func write(config: JSONText, dtype: DType, seed: UInt64, to path: String) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let configPath = path + "/config.json"
-        let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        let configData = Data(config.rendered().utf8)
         try configData.write(to: URL(fileURLWithPath: configPath))
         let parsed = try ModelConfig.parse(configData, path: configPath)
         var random = Random(seed: seed)

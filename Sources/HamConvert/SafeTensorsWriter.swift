@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamJSON
 import HamLoad
 
 /// Writes `.safetensors` files: the header is padded with spaces to a multiple of 8 bytes so
@@ -24,7 +25,7 @@ public enum SafeTensorsWriter {
         var metadata = metadata
         if tensors.contains(where: { $0.dtype == .q8_0 }) { metadata[WeightStore.quantizationKey] = DType.q8_0.rawValue }
         if !metadata.isEmpty {
-            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\(jsonQuoted($0.value))" }
+            let fields = metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         var offset = 0
@@ -32,7 +33,7 @@ public enum SafeTensorsWriter {
             let end = offset + dtype.bytes(shape.reduce(1, *))
             let stored = dtype == .q8_0 ? [shape[0], dtype.bytes(shape.dropFirst().reduce(1, *))] : shape
             let dims = stored.map(String.init).joined(separator: ",")
-            parts.append("\(jsonQuoted(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(JSONText.quoted(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         header += parts.joined(separator: ",") + "}"

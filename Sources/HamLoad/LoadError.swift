@@ -1,4 +1,6 @@
 import HamCore
+import HamFiles
+import HamJSON
 
 /// Everything that can be wrong with a model directory, a checkpoint or a weight file.
 /// Each message names the file, field or value and says what was expected.
@@ -37,5 +39,25 @@ public enum LoadError: Error, CustomStringConvertible, Equatable {
         case .invalidField(let path, let field, let detail):
             "\(path): field '\(field)' \(detail)"
         }
+    }
+}
+
+extension LoadError {
+    /// A JSON file's error in the loader's terms (the messages stay the same).
+    public init(_ error: JSONError) {
+        switch error {
+        case let .syntax(source, line, column, detail):
+            self = .malformed(path: source, detail: "not valid JSON at line \(line), column \(column): \(detail)")
+        case let .missingField(source, field):
+            self = .missingField(path: source, field: field)
+        case let .invalidValue(source, field, value, expected):
+            self = field.isEmpty ? .malformed(path: source, detail: "the top-level value is \(value); expected \(expected)")
+                : .invalidField(path: source, field: field, detail: "is \(value); expected \(expected)")
+        }
+    }
+
+    /// A file that could not be opened, in the loader's terms.
+    public init(_ error: FileError) {
+        self = error.reason == .notFound ? .fileNotFound(path: error.path) : .unreadable(path: error.path, reason: error.detail)
     }
 }

@@ -1,4 +1,5 @@
 import HamCore
+import HamFiles
 
 #if canImport(Glibc)
 import Glibc
@@ -15,20 +16,9 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw LoadError.fileNotFound(path: path) }
-            throw LoadError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
+        let (fd, fileSize) = try withLoadErrors { try InputFile.open(path) }
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw LoadError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw LoadError.unreadable(path: path, reason: "not a regular file")
-        }
-        size = Int(info.st_size)
+        size = fileSize
         if size == 0 {
             // mmap refuses empty files; an empty file still needs a valid pointer.
             base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16))

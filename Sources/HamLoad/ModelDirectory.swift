@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamJSON
 
 /// A model directory (docs/MODEL_FORMAT.md): its config, its tensors, and where its tokenizer is.
 public struct ModelDirectory: Sendable {
@@ -26,13 +27,11 @@ public struct ModelDirectory: Sendable {
         var bos = config.bosTokenId
         let generationPath = filePath("generation_config.json", in: path)
         if FileManager.default.fileExists(atPath: generationPath) {
-            struct GenerationConfig: Decodable {
-                var eos_token_id: IntOrList?
-                var bos_token_id: Int?
+            let generation = try withLoadErrors { try JSONDocument(readFile(generationPath, limit: jsonFileLimit), source: generationPath).root }
+            try withLoadErrors {
+                if let ids = try generation.optional("eos_token_id")?.integers(in: ModelConfig.Limits.tokenId), !ids.isEmpty { eos = ids }
+                if let id = try generation.optional("bos_token_id")?.integer(in: ModelConfig.Limits.tokenId) { bos = id }
             }
-            let generation = try decodeJSON(GenerationConfig.self, from: try readFile(generationPath), path: generationPath)
-            if let ids = generation.eos_token_id?.values, !ids.isEmpty { eos = ids }
-            if let id = generation.bos_token_id { bos = id }
         }
         eosTokenIds = eos
         bosTokenId = bos

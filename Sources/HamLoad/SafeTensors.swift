@@ -1,5 +1,5 @@
-import Foundation
 import HamCore
+import HamJSON
 
 /// A memory-mapped `.safetensors` file: an 8-byte little-endian header length, a JSON header
 /// mapping names to dtype, shape and byte range, then the raw data. Every entry of the header is
@@ -25,54 +25,52 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard file.size >= 8 else {
             throw LoadError.truncated(path: path, detail: "\(file.size) bytes, shorter than the 8-byte header length")
         }
-        let headerLength = Int(littleEndian: file.base.loadUnaligned(as: Int.self))
-        guard headerLength >= 2, headerLength <= file.size - 8 else {
+        let headerLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard headerLength >= 2, headerLength <= UInt64(file.size - 8) else {
             throw LoadError.truncated(path: path, detail: "header length \(headerLength) but the file has \(file.size - 8) bytes after it")
         }
-        dataStart = 8 + headerLength
-        let headerBytes = UnsafeRawBufferPointer(start: file.base + 8, count: headerLength)
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(headerBytes))
-        } catch {
-            throw LoadError.malformed(path: path, detail: "header is not valid JSON")
+        guard headerLength <= UInt64(Self.headerLimit) else {
+            throw LoadError.malformed(path: path, detail: "header length \(headerLength) is more than the \(Self.headerLimit) bytes safetensors allows")
         }
-        guard let header = parsed as? [String: Any] else {
-            throw LoadError.malformed(path: path, detail: "header is not a JSON object")
-        }
+        dataStart = 8 + Int(headerLength)
+        let headerBytes = UnsafeRawBufferPointer(start: file.base + 8, count: Int(headerLength))
         let dataLength = file.size - dataStart
+        (entries, metadata) = try withLoadErrors {
+            try Self.readHeader(JSONDocument(headerBytes, source: path).root, path: path, dataLength: dataLength)
+        }
+    }
+
+    /// The safetensors library's own limit on the header.
+    public static let headerLimit = 100_000_000
+
+    private static func readHeader(_ header: JSONValue, path: String, dataLength: Int) throws -> ([String: Entry], [String: String]) {
+        try header.object()
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
-        for (name, value) in header {
+        for member in header.members {
+            let name = member.name
+            let value = member.value
             if name == "__metadata__" {
-                if let values = value as? [String: Any] {
-                    for (k, v) in values { metadata[k] = "\(v)" }
-                }
+                for field in try value.object().members { metadata[field.name] = try field.value.string() }
                 continue
             }
-            guard let fields = value as? [String: Any] else {
-                throw LoadError.malformed(path: path, detail: "header entry '\(name)' is not an object")
+            guard entries[name] == nil else {
+                throw LoadError.malformed(path: path, detail: "the header names tensor '\(name)' twice")
             }
-            guard let dtypeName = fields["dtype"] as? String else {
-                throw LoadError.malformed(path: path, detail: "tensor '\(name)' has no dtype")
-            }
+            let dtypeName = try value.required("dtype").string()
             guard let dtype = DType(safetensorsName: dtypeName) else {
                 throw LoadError.unknownDType(path: path, tensor: name, dtype: dtypeName)
             }
-            guard let shapeValues = fields["shape"] as? [Any],
-                  let shape = Self.integers(shapeValues), shape.allSatisfy({ $0 >= 0 }) else {
-                throw LoadError.malformed(path: path, detail: "tensor '\(name)' has no valid shape")
-            }
-            guard let offsetValues = fields["data_offsets"] as? [Any],
-                  let offsets = Self.integers(offsetValues), offsets.count == 2 else {
-                throw LoadError.malformed(path: path, detail: "tensor '\(name)' has no valid data_offsets")
-            }
+            let shape = try value.required("shape").array().map { try $0.integer(in: 0...Int(Int32.max)) }
+            let offsetsValue = try value.required("data_offsets")
+            let offsets = try offsetsValue.array().map { try $0.integer(in: 0...Int.max) }
+            guard offsets.count == 2 else { throw offsetsValue.mismatch("two byte offsets [begin, end]") }
             let (begin, end) = (offsets[0], offsets[1])
             let (count, overflow) = shape.reduce((1, false)) { acc, d in
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o)
             }
-            guard !overflow, begin >= 0, begin <= end, end - begin == dtype.bytes(count) else {
+            guard !overflow, count <= Int.max / 8, begin <= end, end - begin == dtype.bytes(count) else {
                 throw LoadError.malformed(path: path, detail: "tensor '\(name)': data_offsets [\(begin), \(end)] do not hold shape \(shape) of \(dtypeName)")
             }
             guard end <= dataLength else {
@@ -80,17 +78,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             entries[name] = Entry(dtype: dtype, shape: shape, byteRange: begin..<end)
         }
-        self.entries = entries
-        self.metadata = metadata
-    }
-
-    private static func integers(_ values: [Any]) -> [Int]? {
-        var result: [Int] = []
-        for value in values {
-            guard let number = value as? Int else { return nil }
-            result.append(number)
+        // Two tensors sharing bytes would each change when the other is written: refused, as
+        // the safetensors library refuses them.
+        let ranges = entries.filter { !$0.value.byteRange.isEmpty }
+            .map { (name: $0.key, range: $0.value.byteRange) }
+            .sorted { ($0.range.lowerBound, $0.name) < ($1.range.lowerBound, $1.name) }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where b.range.lowerBound < a.range.upperBound {
+            throw LoadError.malformed(path: path, detail: "tensors '\(a.name)' (data bytes \(a.range.lowerBound)..<\(a.range.upperBound)) and '\(b.name)' (\(b.range.lowerBound)..<\(b.range.upperBound)) overlap")
         }
-        return result
+        return (entries, metadata)
     }
 
     public var names: [String] { entries.keys.sorted() }

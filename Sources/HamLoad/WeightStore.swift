@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamJSON
 
 /// The tensors of a model directory: one `model.safetensors`, or Hugging Face shards listed by
 /// `model.safetensors.index.json`. Lookups check the shape and say which file lacks what.
@@ -19,8 +20,10 @@ public final class WeightStore: WeightSource, @unchecked Sendable {
             for name in file.entries.keys { location[name] = single }
         } else if FileManager.default.fileExists(atPath: index) {
             sourcePath = index
-            struct Index: Decodable { var weight_map: [String: String] }
-            let map = try decodeJSON(Index.self, from: try readFile(index), path: index).weight_map
+            let map = try withLoadErrors {
+                try JSONDocument(readFile(index, limit: jsonFileLimit), source: index).root.required("weight_map").object().members
+                    .map { (name: $0.name, shard: try $0.value.string()) }
+            }
             for (name, shard) in map {
                 guard !shard.contains("/") else {
                     throw LoadError.invalidField(path: index, field: "weight_map.\(name)", detail: "is '\(shard)'; expected a file name in the same directory")

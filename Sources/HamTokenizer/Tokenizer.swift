@@ -1,4 +1,6 @@
 import Foundation
+import HamFiles
+import HamJSON
 
 /// A byte-level BPE tokenizer: a Hugging Face tokenizer.json (the Llama 3 family), or the
 /// vocabulary in a GGUF file's metadata.
@@ -35,22 +37,30 @@ public final class Tokenizer: Sendable {
     /// BOS from the post-processor.
     public let specialTokenIds: SpecialTokenIds
 
+    /// The largest tokenizer.json read (Llama 3's is 9 MB, Gemma's 34 MB); the parser needs
+    /// several times a file's size, so a larger file is refused before it is read.
+    public static let fileLimit = 512 << 20
+
     /// Loads tokenizer.json from a file.
     public convenience init(contentsOf url: URL) throws {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: url)
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
-            throw TokenizerError.unreadable(source: url.path, reason: reason)
+            bytes = try InputFile.read(url.path, limit: Self.fileLimit)
+        } catch let error as FileError {
+            throw TokenizerError.unreadable(source: url.path, reason: error.detail)
         }
-        try self.init(data: data, source: url.path)
+        try self.init(data: bytes, source: url.path)
     }
 
     /// Loads tokenizer.json from its bytes (`Data`, `[UInt8]`...); `source` names it in
     /// error messages.
     public init<Bytes: Collection>(data: Bytes, source: String = "<data>") throws where Bytes.Element == UInt8 {
-        let document = try JSONDocument(bytes: Array(data), source: source)
+        let document: JSONDocument
+        do {
+            document = try JSONDocument(data, source: source)
+        } catch let JSONError.syntax(source, line, column, detail) {
+            throw TokenizerError.malformedJSON(source: source, line: line, column: column, message: detail)
+        }
         definition = try TokenizerDefinition(document: document, source: source)
         self.source = source
         addedTokens = definition.addedTokens

@@ -1,3 +1,5 @@
+import HamJSON
+
 /// Everything a tokenizer.json says, checked and turned into lookup tables.
 ///
 /// The checks follow what Hugging Face `tokenizers` accepts. Where a file asks for something
@@ -31,7 +33,7 @@ struct TokenizerDefinition: Sendable {
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     init(document doc: JSONDocument, source: String) throws {
-        let r = Reader(doc: doc, source: source)
+        let r = Reader(source: source)
         let root = try r.object(doc.root, "the top level")
 
         if let v = r.field(root, "version"), try r.string(v, "version") != "1.0" {
@@ -102,7 +104,7 @@ struct TokenizerDefinition: Sendable {
         var byteTokens = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
             var s: [UInt8] = []
-            appendUTF8(ByteLevelAlphabet.scalarOfByte[b], to: &s)
+            s.append(contentsOf: String(Unicode.Scalar(ByteLevelAlphabet.scalarOfByte[b]) ?? "\u{FFFD}").utf8)  // all in range
             byteTokens[b] = vocab.find(s) ?? -1
         }
 
@@ -158,7 +160,6 @@ extension TokenizerDefinition {
 
 /// Field access with error messages that name the field.
 private struct Reader {
-    let doc: JSONDocument
     let source: String
 
     struct Model {
@@ -171,41 +172,35 @@ private struct Reader {
         var ignoreMerges: Bool
     }
 
-    func field(_ members: [JSONMember], _ name: String) -> JSONValue? {
-        let want = Array(name.utf8)
-        // Later duplicates win, as in serde.
-        var found: JSONValue?
-        for m in members where doc.stringBytes(m.key) == want { found = m.value }
-        return found
+    /// The member `name` of an object (later duplicates win, as in serde).
+    func field(_ object: JSONValue, _ name: String) -> JSONValue? {
+        object[name]
     }
 
-    func isNull(_ v: JSONValue) -> Bool {
-        if case .null = v { return true }
-        return false
-    }
+    func isNull(_ v: JSONValue) -> Bool { v.isNull }
 
-    func object(_ v: JSONValue, _ path: String) throws -> [JSONMember] {
-        guard case let .object(m) = v else { throw wrongType(v, path, "an object") }
-        return m
+    func object(_ v: JSONValue, _ path: String) throws -> JSONValue {
+        guard v.kind == .object else { throw wrongType(v, path, "an object") }
+        return v
     }
 
     func array(_ v: JSONValue, _ path: String) throws -> [JSONValue] {
-        guard case let .array(a) = v else { throw wrongType(v, path, "an array") }
-        return a
+        guard v.kind == .array else { throw wrongType(v, path, "an array") }
+        return Array(v.elements)
     }
 
     func string(_ v: JSONValue, _ path: String) throws -> String {
-        guard case let .string(s) = v else { throw wrongType(v, path, "a string") }
-        return doc.string(s)
+        guard let s = v.stringValue else { throw wrongType(v, path, "a string") }
+        return s
     }
 
     func bool(_ v: JSONValue, _ path: String) throws -> Bool {
-        guard case let .bool(b) = v else { throw wrongType(v, path, "true or false") }
+        guard let b = v.boolValue else { throw wrongType(v, path, "true or false") }
         return b
     }
 
     func id(_ v: JSONValue, _ path: String) throws -> Int32 {
-        guard case let .number(s, e) = v, let n = doc.integer(s, e) else { throw wrongType(v, path, "an integer id") }
+        guard let n = v.integerValue else { throw wrongType(v, path, "an integer id") }
         guard n >= 0 && n < TokenizerDefinition.idLimit else {
             throw TokenizerError.invalidValue(source: source, field: path, value: String(n),
                                               reason: "ids must be in 0..<\(TokenizerDefinition.idLimit)")
@@ -213,12 +208,12 @@ private struct Reader {
         return Int32(n)
     }
 
-    func optionalBool(_ members: [JSONMember], _ name: String, _ path: String, default d: Bool) throws -> Bool {
+    func optionalBool(_ members: JSONValue, _ name: String, _ path: String, default d: Bool) throws -> Bool {
         guard let v = field(members, name), !isNull(v) else { return d }
         return try bool(v, "\(path).\(name)")
     }
 
-    func type(_ members: [JSONMember], _ path: String) throws -> String {
+    func type(_ members: JSONValue, _ path: String) throws -> String {
         guard let v = field(members, "type") else { throw TokenizerError.missingField(source: source, field: "\(path).type") }
         return try string(v, "\(path).type")
     }
@@ -229,14 +224,12 @@ private struct Reader {
 
     /// A short rendering of a value for messages.
     func show(_ v: JSONValue) -> String {
-        switch v {
-        case .null: return "null"
-        case let .bool(b): return String(b)
-        case let .number(s, e): return doc.numberText(s, e)
-        case let .string(s): return quote(doc.string(s))
-        case let .array(a): return "an array of \(a.count)"
-        case let .object(m):
-            if let t = field(m, "type"), case let .string(s) = t { return "an object of type \(quote(doc.string(s)))" }
+        switch v.kind {
+        case .null, .bool, .number: return String(v.literal)
+        case .string: return quote(v.stringValue ?? "")
+        case .array: return "an array of \(v.count)"
+        case .object:
+            if let t = field(v, "type")?.stringValue { return "an object of type \(quote(t))" }
             return "an object"
         }
     }
@@ -331,12 +324,12 @@ private struct Reader {
 
     // MARK: the model
 
-    func readModel(_ m: [JSONMember]) throws -> Model {
+    func readModel(_ m: JSONValue) throws -> Model {
         let t = try type(m, "model")
         guard t == "BPE" else { throw TokenizerError.unsupported(source: source, field: "model.type", value: quote(t)) }
         if let d = field(m, "dropout"), !isNull(d) {
             // Dropout makes encoding random; zero is the same as none.
-            guard case let .number(s, e) = d, doc.integer(s, e) == 0 || Double(doc.numberText(s, e)) == 0 else {
+            guard d.doubleValue == 0 else {
                 throw TokenizerError.unsupported(source: source, field: "model.dropout", value: show(d))
             }
         }
@@ -356,11 +349,11 @@ private struct Reader {
         var vocab = ByteStringTable(capacity: vocabMembers.count)
         var keyBytes: [UInt8] = []
         var maxId = -1
-        for member in vocabMembers {
+        for member in vocabMembers.members {
             keyBytes.removeAll(keepingCapacity: true)
-            doc.appendStringBytes(member.key, to: &keyBytes)
+            member.key.appendStringBytes(to: &keyBytes)
             // Checked inline: building a field path per entry would cost more than the load.
-            guard case let .number(s, e) = member.value, let n = doc.integer(s, e),
+            guard let n = member.value.integerValue,
                   n >= 0 && n < TokenizerDefinition.idLimit
             else {
                 _ = try self.id(member.value, "model.vocab[\(quote(String(decoding: keyBytes, as: UTF8.self)))]")
@@ -405,10 +398,10 @@ private struct Reader {
             var path: String { "model.merges[\(i)]" }
             joined.removeAll(keepingCapacity: true)
             var split = 0
-            switch item {
-            case let .string(s):
+            switch item.kind {
+            case .string:
                 // The older "a b" form; "#version" lines are comments carried over from merges.txt.
-                doc.appendStringBytes(s, to: &joined)
+                item.appendStringBytes(to: &joined)
                 if joined.starts(with: versionComment) { continue }
                 var spaces = 0
                 for k in joined.indices where joined[k] == UInt8(ascii: " ") {
@@ -420,14 +413,15 @@ private struct Reader {
                                                       reason: "a merge must be two tokens separated by one space")
                 }
                 joined.remove(at: split)
-            case let .array(pair):
-                guard pair.count == 2, case let .string(a) = pair[0], case let .string(b) = pair[1] else {
+            case .array:
+                var pair = item.elements.makeIterator()
+                guard item.count == 2, let a = pair.next(), let b = pair.next(), a.kind == .string, b.kind == .string else {
                     throw TokenizerError.invalidValue(source: source, field: path, value: show(item),
                                                       reason: "a merge must be a pair of token strings")
                 }
-                doc.appendStringBytes(a, to: &joined)
+                a.appendStringBytes(to: &joined)
                 split = joined.count
-                doc.appendStringBytes(b, to: &joined)
+                b.appendStringBytes(to: &joined)
             default:
                 throw wrongType(item, path, "a string \"a b\" or a pair [\"a\", \"b\"]")
             }
@@ -498,12 +492,12 @@ private struct Reader {
     }
 
     /// The `single` template: special tokens before and after the one sequence `A`.
-    private func template(_ m: [JSONMember], _ path: String, idCount: Int) throws -> ([Int32], [Int32]) {
+    private func template(_ m: JSONValue, _ path: String, idCount: Int) throws -> ([Int32], [Int32]) {
         guard let singleValue = field(m, "single") else { throw TokenizerError.missingField(source: source, field: "\(path).single") }
         var specials: [String: [Int32]] = [:]
         if let st = field(m, "special_tokens"), !isNull(st) {
-            for member in try object(st, "\(path).special_tokens") {
-                let name = doc.string(member.key)
+            for member in try object(st, "\(path).special_tokens").members {
+                let name = member.name
                 let p = "\(path).special_tokens[\(quote(name))]"
                 let entry = try object(member.value, p)
                 guard let idsValue = field(entry, "ids") else { throw TokenizerError.missingField(source: source, field: "\(p).ids") }

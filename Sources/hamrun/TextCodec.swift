@@ -3,6 +3,8 @@ import Foundation
 import HamCore
 import HamCPU
 import HamConvert
+import HamFiles
+import HamJSON
 import HamLoad
 import HamTokenizer
 
@@ -51,18 +53,22 @@ struct TextCodec {
     /// template writes one), plain text continuation otherwise (the embedded model).
     func chatFormatter(_ requested: ChatFormatChoice?) throws -> ChatFormatter {
         let tokenizer = try requireTokenizer()
-        switch requested ?? defaultChatFormat() {
+        switch try requested ?? defaultChatFormat() {
         case .plain: return try ChatFormatter(tokenizer: tokenizer, format: .plainText)
         case .llama3: return try ChatFormatter(tokenizer: tokenizer, format: .llama3)
         case .llama32: return try ChatFormatter(tokenizer: tokenizer, format: .llama32(date: Self.today()))
         }
     }
 
-    private func defaultChatFormat() -> ChatFormatChoice {
+    /// A tokenizer_config.json that is present but unreadable is an error: falling back to plain
+    /// text would chat with an instruct model in the wrong format without a word.
+    private func defaultChatFormat() throws -> ChatFormatChoice {
         let path = (directory.path as NSString).appendingPathComponent("tokenizer_config.json")
-        guard let data = FileManager.default.contents(atPath: path),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let template = json["chat_template"] as? String else { return .plain }
+        guard InputFile.exists(path) else { return .plain }
+        let config = try withLoadErrors { try JSONDocument(readFile(path, limit: jsonFileLimit), source: path).root }
+        // A template given as a list of named templates (older Hugging Face files) has no
+        // single default here; such models get plain text unless --chat-format says otherwise.
+        guard let template = try withLoadErrors({ try config.object()["chat_template"]?.stringValue }) else { return .plain }
         if !template.contains("<|start_header_id|>") { return .plain }
         return template.contains("Cutting Knowledge Date") ? .llama32 : .llama3
     }

@@ -3,6 +3,7 @@ import Foundation
 import HamCore
 import HamCPU
 import HamConvert
+import HamJSON
 import HamLoad
 import HamTokenizer
 
@@ -100,7 +101,7 @@ struct DetokenizeCommand: ParsableCommand {
         } else {
             for (number, line) in jsonLines(input) {
                 let ids = try parseIds(line, where: "stdin line \(number)")
-                out.write(jsonQuoted(try decode(tokenizer, ids, where: "stdin line \(number)")))
+                out.write(JSONText.quoted(try decode(tokenizer, ids, where: "stdin line \(number)")))
                 out.write("\n")
             }
         }
@@ -115,50 +116,17 @@ struct DetokenizeCommand: ParsableCommand {
         }
     }
 
-    /// `[1, 2, 3]`: parsed by hand, because JSONSerialization hands numbers back as
-    /// NSNumber, where 1 and true cannot be told apart reliably on every platform.
+    /// `[1, 2, 3]`.
     private func parseIds(_ bytes: ArraySlice<UInt8>, where place: String) throws -> [Int32] {
-        var i = bytes.startIndex
-        func skipSpace() {
-            while i < bytes.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
-        }
-        func fail(_ what: String) -> CLIError {
-            let near = String(decoding: bytes[i...].prefix(20), as: UTF8.self)
-            return CLIError("\(place): expected a JSON array of token ids: \(what) at byte \(i - bytes.startIndex) (\(String(reflecting: near)))")
-        }
-        skipSpace()
-        guard i < bytes.endIndex, bytes[i] == UInt8(ascii: "[") else { throw fail("no '['") }
-        i += 1
-        var ids: [Int32] = []
-        skipSpace()
-        if i < bytes.endIndex && bytes[i] == UInt8(ascii: "]") {
-            i += 1
-        } else {
-            while true {
-                skipSpace()
-                let start = i
-                if i < bytes.endIndex && bytes[i] == UInt8(ascii: "-") { i += 1 }
-                while i < bytes.endIndex && bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") { i += 1 }
-                let digits = String(decoding: bytes[start..<i], as: UTF8.self)
-                guard let id = Int32(digits) else {
-                    i = start
-                    throw fail(digits.isEmpty ? "not a number" : "\(digits) is not a token id")
-                }
-                if i < bytes.endIndex && [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[i]) {
-                    i = start
-                    throw fail("not an integer")
-                }
-                ids.append(id)
-                skipSpace()
-                guard i < bytes.endIndex else { throw fail("unexpected end") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; break }
-                throw fail("expected ',' or ']'")
+        let expected = "expected a JSON array of token ids"
+        let value = try readJSON(bytes, where: place, expected: expected)
+        guard value.kind == .array else { throw CLIError("\(place): \(expected), found \(value.shown)") }
+        return try value.elements.enumerated().map { k, element in
+            guard let n = element.integerValue, let id = Int32(exactly: n) else {
+                throw CLIError("\(place): \(expected): element \(k) is \(element.shown)")
             }
+            return id
         }
-        skipSpace()
-        guard i == bytes.endIndex else { throw fail("trailing data") }
-        return ids
     }
 
     private func parseIds(_ bytes: [UInt8], where place: String) throws -> [Int32] {
@@ -181,80 +149,20 @@ private func jsonLines(_ input: [UInt8]) -> [(Int, ArraySlice<UInt8>)] {
 }
 
 /// A line holding one JSON string literal (whitespace around it allowed).
-///
-/// Parsed by hand: Foundation's JSONSerialization on Linux drops a U+FEFF that starts a
-/// string, which would change what gets tokenized.
 private func parseJSONString(_ line: ArraySlice<UInt8>, where place: String) throws -> String {
-    var i = line.startIndex
-    let end = line.endIndex
-    func fail(_ what: String) -> CLIError {
-        let shown = String(decoding: line.prefix(40), as: UTF8.self)
-        return CLIError("\(place): expected a JSON string: \(what) at byte \(i - line.startIndex) of \(String(reflecting: shown))")
-    }
-    func skipSpace() {
-        while i < end, [0x20, 0x09, 0x0D, 0x0A].contains(line[i]) { i += 1 }
-    }
-    func hex4() throws -> UInt32 {
-        guard end - i >= 4 else { throw fail("short \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            guard let d = Character(Unicode.Scalar(line[i])).hexDigitValue else { throw fail("bad \\u escape") }
-            v = v << 4 | UInt32(d)
-            i += 1
-        }
-        return v
-    }
-    skipSpace()
-    guard i < end, line[i] == UInt8(ascii: "\"") else { throw fail("no opening quote") }
-    i += 1
-    var bytes: [UInt8] = []
-    var closed = false
-    while i < end {
-        let b = line[i]
-        if b == UInt8(ascii: "\"") {
-            closed = true
-            i += 1
-            break
-        }
-        if b < 0x20 { throw fail("unescaped control character") }
-        if b != UInt8(ascii: "\\") {
-            bytes.append(b)
-            i += 1
-            continue
-        }
-        i += 1
-        guard i < end else { throw fail("unfinished escape") }
-        let e = line[i]
-        i += 1
-        switch e {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): bytes.append(e)
-        case UInt8(ascii: "b"): bytes.append(0x08)
-        case UInt8(ascii: "f"): bytes.append(0x0C)
-        case UInt8(ascii: "n"): bytes.append(0x0A)
-        case UInt8(ascii: "r"): bytes.append(0x0D)
-        case UInt8(ascii: "t"): bytes.append(0x09)
-        case UInt8(ascii: "u"):
-            var v = try hex4()
-            if (0xD800..<0xDC00).contains(v) {
-                guard end - i >= 6, line[i] == UInt8(ascii: "\\"), line[i + 1] == UInt8(ascii: "u") else {
-                    throw fail("lone surrogate")
-                }
-                i += 2
-                let low = try hex4()
-                guard (0xDC00..<0xE000).contains(low) else { throw fail("lone surrogate") }
-                v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
-            }
-            guard let scalar = Unicode.Scalar(v) else { throw fail("lone surrogate") }
-            bytes.append(contentsOf: String(scalar).utf8)
-        default:
-            throw fail("bad escape")
-        }
-    }
-    guard closed else { throw fail("no closing quote") }
-    skipSpace()
-    guard i == end else { throw fail("trailing data") }
-    guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8") }
+    let expected = "expected a JSON string"
+    let value = try readJSON(line, where: place, expected: expected)
+    guard let text = value.stringValue else { throw CLIError("\(place): \(expected), found \(value.shown)") }
     return text
+}
+
+/// One JSON value from standard input; `place` and `expected` open the error message.
+private func readJSON(_ bytes: ArraySlice<UInt8>, where place: String, expected: String) throws -> JSONValue {
+    do {
+        return try JSONDocument(bytes, source: place).root
+    } catch let JSONError.syntax(_, _, column, detail) {
+        throw CLIError("\(place): \(expected): \(detail) at column \(column)")
+    }
 }
 
 private func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {

@@ -96,7 +96,40 @@ import HamCPU
 
     @Test func negativeShape() throws {
         let path = try safetensors("neg.safetensors", header: #"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, dataBytes: 4)
-        expectError({ if case .malformed = $0 { true } else { false } }) { _ = try SafeTensorsFile(path: path) }
+        expectError({ if case .invalidField(_, "a.shape[0]", let detail) = $0 { detail.hasPrefix("is -1;") } else { false } }) { _ = try SafeTensorsFile(path: path) }
+    }
+
+    @Test func overlappingTensors() throws {
+        let path = try safetensors("overlap.safetensors", header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, dataBytes: 12)
+        expectError({ if case .malformed(_, let detail) = $0 { detail.contains("'a'") && detail.contains("'b'") && detail.contains("overlap") } else { false } }) {
+            _ = try SafeTensorsFile(path: path)
+        }
+    }
+
+    @Test func aTensorNamedTwice() throws {
+        let path = try safetensors("twice.safetensors", header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, dataBytes: 8)
+        expectError({ if case .malformed(_, let detail) = $0 { detail.contains("'a' twice") } else { false } }) { _ = try SafeTensorsFile(path: path) }
+    }
+
+    @Test func headerLengthAbove2To63IsShownUnsigned() throws {
+        let path = try write("huge.safetensors", withUnsafeBytes(of: (UInt64(1) << 63 | 5).littleEndian, Array.init) + Array("{}".utf8))
+        expectError({ if case .truncated(_, let detail) = $0 { detail.contains("header length 9223372036854775813 ") } else { false } }) {
+            _ = try SafeTensorsFile(path: path)
+        }
+    }
+
+    @Test func metadataThatIsNotStrings() throws {
+        let path = try safetensors("meta.safetensors", header: #"{"__metadata__":{"format":7}}"#, dataBytes: 0)
+        expectError({ if case .invalidField(_, "__metadata__.format", _) = $0 { true } else { false } }) { _ = try SafeTensorsFile(path: path) }
+    }
+
+    /// A FIFO would block open() until a writer comes; it is refused first, by name.
+    @Test func aFIFOIsNotAModelFile() throws {
+        let path = scratch + "/fifo.safetensors"
+        #expect(mkfifo(path, 0o644) == 0)
+        expectError({ if case .unreadable(_, let reason) = $0 { reason.contains("FIFO") } else { false } }) { _ = try SafeTensorsFile(path: path) }
+        expectError({ if case .unreadable(_, let reason) = $0 { reason.contains("FIFO") } else { false } }) { _ = try ModelConfig.load(path: path) }
+        expectError({ if case .unreadable(_, let reason) = $0 { reason.contains("directory") } else { false } }) { _ = try ModelConfig.load(path: scratch) }
     }
 
     // MARK: Model directories
@@ -136,6 +169,47 @@ import HamCPU
         let directory = try baseCopy()
         try Data("{".utf8).write(to: URL(fileURLWithPath: directory + "/config.json"))
         expectError({ if case .malformed = $0 { true } else { false } }) { try load(directory) }
+    }
+
+    /// Valid JSON numbers of the wrong kind say what the field must be.
+    @Test func configIntegersOfTheWrongKind() throws {
+        let original = try String(contentsOfFile: Fixtures.tinyBase.appendingPathComponent("config.json").path, encoding: .utf8)
+        for value in ["128.5", "1e30", "9223372036854775808", "-4", "0"] {
+            let directory = scratch + "/kind-\(value)"
+            try FileManager.default.copyItem(atPath: Fixtures.tinyBase.path, toPath: directory)
+            let text = original.replacingOccurrences(of: #""hidden_size": 128"#, with: #""hidden_size": \#(value)"#)
+            #expect(text != original)
+            try text.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+            expectError({ $0.description.hasSuffix("config.json: field 'hidden_size' is \(value); expected an integer in 1...65536") }) { try load(directory) }
+        }
+    }
+
+    /// Values that would make the arithmetic meaningless (NaN through every layer) are refused.
+    @Test func configValuesThatMakeNoSense() throws {
+        let cases: [(String, Any, String)] = [
+            ("rms_norm_eps", 0, "is 0.0 in float32; expected a number above 0"),
+            ("rms_norm_eps", -1e-5, "is -1e-05 in float32; expected a number above 0"),
+            ("rms_norm_eps", 1e-60, "is 0.0 in float32; expected a number above 0"),
+            ("rope_theta", 0, "is 0.0; expected a number above 1"),
+            ("rope_theta", -10000, "is -10000.0; expected a number above 1"),
+            ("rope_theta", 1e300, "is 1e+300; expected a number above 1 and at most 1e12"),
+            ("max_position_embeddings", 1 << 40, "expected an integer in 1...16777216"),
+            ("vocab_size", 1 << 30, "expected an integer in 1...16777216"),
+            ("eos_token_id", [1, -2], "'eos_token_id[1]' is -2; expected an integer in 0...16777215"),
+            ("num_hidden_layers", 100_000, "expected an integer in 1...1024"),
+        ]
+        for (field, value, message) in cases {
+            let directory = scratch + "/sense-\(field)-\(value)"
+            try FileManager.default.copyItem(atPath: Fixtures.tinyBase.path, toPath: directory)
+            try editConfig(directory) { $0[field] = value }
+            expectError({ $0.description.contains(field) && $0.description.contains(message) }) { try load(directory) }
+        }
+    }
+
+    @Test func hamburgerMaxStepsOutOfRangeShowsTheValue() throws {
+        let directory = try baseCopy()
+        try editConfig(directory) { $0["hamburger"] = ["max_steps": 100_000] }
+        expectError({ $0.description.hasSuffix("field 'hamburger.max_steps' is 100000; expected an integer in 1...64") }) { try load(directory) }
     }
 
     @Test func headsThatDoNotDivide() throws {

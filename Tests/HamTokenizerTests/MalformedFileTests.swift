@@ -46,7 +46,7 @@ import Testing
 
     @Test func syntaxErrorsGiveLineAndColumn() {
         #expect(Self.failure(Array(Self.tinyBytes.prefix(20000))).contains("unexpected end of input"))
-        #expect(Self.failure("") .contains("1:1: malformed JSON: unexpected end of input"))
+        #expect(Self.failure("") .contains("1:1: malformed JSON: empty text"))
         #expect(Self.failure("{\n  \"model\": {,}\n}").contains("bad.json:2:13: malformed JSON: expected a string key"))
         #expect(Self.failure("{\"a\": 1} x").contains("after the top-level value"))
         #expect(Self.failure("{\"a\": \"b\u{01}\"}").contains("control character"))
@@ -54,7 +54,7 @@ import Testing
         #expect(Self.failure("{\"a\": \"\\ud800\"}").contains("lone high surrogate"))
         #expect(Self.failure("{\"a\": \"\\udc00\"}").contains("lone low surrogate"))
         #expect(Self.failure("{\"a\": \"\\q\"}").contains("invalid escape"))
-        #expect(Self.failure("{\"a\": 01}").contains("expected ',' or '}'"))
+        #expect(Self.failure("{\"a\": 01}").contains("number with a leading zero"))
         #expect(Self.failure("{\"a\": -}").contains("expected a digit"))
         #expect(Self.failure("{\"a\": tru}").contains("where a value should start"))
         #expect(Self.failure(String(repeating: "[", count: 100_000)).contains("nesting deeper than"))
