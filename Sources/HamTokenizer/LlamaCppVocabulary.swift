@@ -28,7 +28,8 @@ struct TokenAttributes: OptionSet, Sendable {
 public struct SpecialTokenIds: Sendable, Equatable {
     public var bos: Int32?
     public var eos: Int32?
-    /// End of turn (`<|eot_id|>`, `<|im_end|>`...): the metadata's, else found by text.
+    /// End of turn (`<|eot_id|>`, `<|im_end|>`...): the metadata's, else found by text (where
+    /// several texts match, llama.cpp's choice follows its hash map's order, hamrun's the list's).
     public var eot: Int32?
     public var eom: Int32?
     public var unknown: Int32?
@@ -283,13 +284,7 @@ struct LlamaCppVocabulary: Sendable {
         }
         pieceStart[n] = Int32(pieces.count)
 
-        var byteTokens = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            var s: [UInt8] = []
-            appendUTF8(ByteLevelAlphabet.scalarOfByte[b], to: &s)
-            byteTokens[b] = vocab.find(s) ?? -1
-        }
-        let encoder = BytePairEncoder(byteTokens: byteTokens, merges: MergeTable(merges: merges), unknownToken: nil,
+        let encoder = BytePairEncoder(byteTokens: ByteLevelAlphabet.byteTokens(in: vocab), merges: MergeTable(merges: merges), unknownToken: nil,
                                       fuseUnknown: false, wholePieces: wholePieces, missingBytesStayInPlace: true)
         definition = TokenizerDefinition(
             vocab: vocab, encoder: encoder, addedTokens: added,

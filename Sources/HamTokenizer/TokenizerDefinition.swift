@@ -101,12 +101,7 @@ struct TokenizerDefinition: Sendable {
         (prefix, suffix) = try r.readPostProcessor(r.field(root, "post_processor"), idCount: idCount)
 
         // Byte-level tokens of each single byte, for the BPE's starting point.
-        var byteTokens = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            var s: [UInt8] = []
-            s.append(contentsOf: String(Unicode.Scalar(ByteLevelAlphabet.scalarOfByte[b]) ?? "\u{FFFD}").utf8)  // all in range
-            byteTokens[b] = vocab.find(s) ?? -1
-        }
+        let byteTokens = ByteLevelAlphabet.byteTokens(in: vocab)
 
         vocabEntry = [Int32](repeating: -1, count: idCount)
         for e in 0..<vocab.count { vocabEntry[Int(vocab.values[e])] = Int32(e) }

@@ -4,6 +4,7 @@ import HamCore
 import HamCPU
 import HamConvert
 import HamLoad
+import HamTokenizer
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,8 +29,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "System message for --chat.")
     var system: String?
 
-    @Option(name: .customLong("chat-format"), help: "plain, llama3 or llama32 (default: from the model's tokenizer_config.json).")
-    var chatFormat: ChatFormatChoice?
+    @Option(name: .customLong("chat-format"), help: "plain, chatml, llama3 or llama32 (default: the family of the model's chat template).")
+    var chatFormat: ChatFormatName?
 
     func validate() throws {
         if prompt == nil && promptIds == nil { throw ValidationError("give --prompt TEXT or --prompt-ids 1,2,3") }

@@ -48,29 +48,29 @@ struct TextCodec {
         mutating func finish() -> String { decoder?.finish() ?? "" }
     }
 
-    /// The chat format that fits the model: the Llama 3 instruct formats when its
-    /// tokenizer_config.json has a chat template (with the Llama 3.2 date preamble when the
-    /// template writes one), plain text continuation otherwise (the embedded model).
-    func chatFormatter(_ requested: ChatFormatChoice?) throws -> ChatFormatter {
+    /// The chat format `--chat-format` names, else the one the model's chat template writes
+    /// (HamTokenizer's `ChatTemplate`, which recognises its family as llama.cpp does), else,
+    /// with no template, plain text continuation (the embedded model).
+    func chatFormatter(_ requested: ChatFormatName?) throws -> ChatFormatter {
         let tokenizer = try requireTokenizer()
-        switch try requested ?? defaultChatFormat() {
-        case .plain: return try ChatFormatter(tokenizer: tokenizer, format: .plainText)
-        case .llama3: return try ChatFormatter(tokenizer: tokenizer, format: .llama3)
-        case .llama32: return try ChatFormatter(tokenizer: tokenizer, format: .llama32(date: Self.today()))
-        }
+        let template = try chatTemplate()
+        let format = try requested.map { ChatTemplate.format(named: $0, template: template?.text, date: Self.today()) }
+            ?? ChatTemplate.format(template?.text, source: template?.source ?? directory.path,
+                                   field: template?.field ?? "chat_template", date: Self.today())
+        return try ChatFormatter(tokenizer: tokenizer, format: format)
     }
 
-    /// A tokenizer_config.json that is present but unreadable is an error: falling back to plain
-    /// text would chat with an instruct model in the wrong format without a word.
-    private func defaultChatFormat() throws -> ChatFormatChoice {
+    /// The chat template of tokenizer_config.json. A file that is present but unreadable is an
+    /// error: falling back to plain text would chat with an instruct model in the wrong format
+    /// without a word.
+    private func chatTemplate() throws -> (text: String, source: String, field: String)? {
         let path = (directory.path as NSString).appendingPathComponent("tokenizer_config.json")
-        guard InputFile.exists(path) else { return .plain }
+        guard InputFile.exists(path) else { return nil }
         let config = try withLoadErrors { try JSONDocument(readFile(path, limit: jsonFileLimit), source: path).root }
         // A template given as a list of named templates (older Hugging Face files) has no
         // single default here; such models get plain text unless --chat-format says otherwise.
-        guard let template = try withLoadErrors({ try config.object()["chat_template"]?.stringValue }) else { return .plain }
-        if !template.contains("<|start_header_id|>") { return .plain }
-        return template.contains("Cutting Knowledge Date") ? .llama32 : .llama3
+        guard let template = try withLoadErrors({ try config.object()["chat_template"]?.stringValue }) else { return nil }
+        return (template, path, "chat_template")
     }
 
     /// "27 Nov 2026", the way the Llama 3.2 template writes today's date.
@@ -82,6 +82,4 @@ struct TextCodec {
     }
 }
 
-enum ChatFormatChoice: String, CaseIterable, ExpressibleByArgument {
-    case plain, llama3, llama32
-}
+extension ChatFormatName: ExpressibleByArgument {}

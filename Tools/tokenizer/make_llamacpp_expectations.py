@@ -10,6 +10,8 @@ package. It writes
                                       source code, random Unicode, special tokens) with its own
                                       pre-tokenizer `smollm`, fewer with `gpt-2`, `qwen2` and
                                       `llama-bpe` put in its place; and every token's piece
+  smollm2-tokenizer/chat.json         its chat template rendered (Jinja2, as Hugging Face's
+                                      apply_chat_template does) and tokenized by llama.cpp
   smollm2-tokenizer/scalar-classes.json  how llama.cpp's pre-tokenizers class every code point
   llama3-tokenizer/llamacpp.json      llama.cpp's ids for Llama 3's vocabulary (from
                                       tokenizer.json, as a GGUF says it) with `llama-bpe`
@@ -77,7 +79,7 @@ class Reference:
 
     def __init__(self, path: Path):
         self.llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
-        self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model.model)
+        self.vocab = self.llm._model.vocab
 
     def tokenize(self, text: str, parse_special: bool) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=parse_special)
@@ -149,7 +151,7 @@ def scalar_classes(ref: Reference) -> list[list[int]]:
 def llama_cpp_unicode_flags():
     """`unicode_cpt_flags_from_cpt` from libllama (a C++ function: its mangled name)."""
     import ctypes
-    lib = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libllama.so"))
+    lib = ctypes.CDLL(llama_cpp.llama_cpp._lib._name)
     fn = getattr(lib, "_Z26unicode_cpt_flags_from_cptj")
     fn.restype = ctypes.c_uint16
     fn.argtypes = [ctypes.c_uint32]
@@ -179,10 +181,40 @@ def llama3_metadata() -> dict:
             "tokenizer.ggml.eos_token_id": by_text["<|eot_id|>"], "tokenizer.ggml.add_bos_token": True}
 
 
+CONVERSATIONS = [
+    [{"role": "user", "content": "What is the capital of France?"}],
+    [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"}],
+    [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi! How can I help?"},
+     {"role": "user", "content": "  Tell me a joke.  \n"}],
+    [{"role": "system", "content": ""}, {"role": "user", "content": "x"}],
+    [{"role": "user", "content": "Write <|im_end|> literally"}],
+    [{"role": "user", "content": "数学: 2+2=? 😀\n\n"}, {"role": "assistant", "content": "4"}],
+    [{"role": "assistant", "content": "I start."}, {"role": "user", "content": "ok"}],
+    [],
+]
+
+
+def chat_cases(ref: Reference, template: str) -> list[dict]:
+    """The template rendered as Hugging Face's apply_chat_template renders it (Jinja2 with
+    trim_blocks and lstrip_blocks), tokenized by llama.cpp with special tokens parsed, as its
+    chat does."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    compiled = env.from_string(template)
+    out = []
+    for messages in CONVERSATIONS:
+        for gen in (True, False):
+            text = compiled.render(messages=messages, add_generation_prompt=gen)
+            out.append({"messages": messages, "add_generation_prompt": gen, "text": text,
+                        "ids": ref.tokenize(text, True)})
+    return out
+
+
 def write(path: Path, value) -> None:
+    """ASCII JSON: every reader then sees the same scalars (Foundation's JSONSerialization
+    drops a raw U+FEFF inside a string, but not an escaped one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, ensure_ascii=False, indent=None, separators=(",", ":")) + "\n",
-                    encoding="utf-8")
+    path.write_text(json.dumps(value, ensure_ascii=True, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {path.relative_to(ROOT)}", file=sys.stderr)
 
 
@@ -219,6 +251,8 @@ def main() -> None:
                         "eog": [i for i in range(len(pieces)) if llama_cpp.llama_vocab_is_eog(smollm.vocab, i)],
                         "control": [i for i in range(len(pieces)) if llama_cpp.llama_vocab_is_control(smollm.vocab, i)]},
         })
+        write(out / "chat.json", {"reference": f"Jinja2 + {REFERENCE}",
+                                  "cases": chat_cases(smollm, meta["tokenizer.chat_template"])})
         write(out / "scalar-classes.json", {"reference": REFERENCE, "runs": scalar_classes(smollm)})
 
         l3 = llama3_metadata()
