@@ -29,11 +29,12 @@ let package = Package(
             name: "CVulkan",
             providers: [.apt(["libvulkan-dev"])]
         ),
-        // Dtype codecs and the innermost SIMD loops of the CPU backend (products over
-        // f32/f16/bf16/q8_0 rows), compiled for several x86 levels and picked at run time.
+        // Dtype codecs, quantizers and the innermost SIMD loops of the CPU backend (products
+        // over rows of every weight dtype), compiled for several x86 levels and picked at run
+        // time. No implicit fused multiply-adds: decoding must round as gguf-py does.
         .target(
             name: "CHamKernels",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"])]
         ),
         // The runtime's core: tensors and dtypes, the backend protocol, the model math, the
         // engine. It knows no file format and no backend.
@@ -69,6 +70,7 @@ let package = Package(
             name: "HamConvert",
             dependencies: [
                 "HamCore", "HamLoad", "HamJSON", "HamFiles",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

@@ -2,10 +2,8 @@
 // offsets would have to be aligned; tensor views start at any element), and every kernel gets
 // element offsets and sizes in push constants.
 
-#define DT_F32 0
-#define DT_F16 1
-#define DT_BF16 2
-#define DT_Q8_0 3
+// Dtype codes and block layouts: CHamKernels' ham_dtype.h, shared with the C kernels and Swift.
+#include "ham_dtype.h"
 
 // Invocations per workgroup: the smallest maxComputeWorkGroupInvocations Vulkan allows.
 #define BLOCK 128u
@@ -16,11 +14,11 @@
 // One of the two 16-bit halves of `word` as f32; bf16 is the top half of an f32.
 float widen_half(uint word, uint odd, int dtype) {
     uint bits = odd != 0u ? word >> 16 : word & 0xffffu;
-    return dtype == DT_BF16 ? uintBitsToFloat(bits << 16) : unpackHalf2x16(bits).x;
+    return dtype == HAM_BF16 ? uintBitsToFloat(bits << 16) : unpackHalf2x16(bits).x;
 }
 
 // Element `i` of a tensor of `dtype` held in the uint array `words` (little-endian halves).
-#define LOAD(words, i, dtype) ((dtype) == DT_F32 ? uintBitsToFloat(words[i]) \
+#define LOAD(words, i, dtype) ((dtype) == HAM_F32 ? uintBitsToFloat(words[i]) \
                                                  : widen_half(words[(i) >> 1], (i) & 1u, dtype))
 
 // Element `e` of a q8_0 weight as the Vulkan backend lays it out in each binding: one signed
@@ -31,11 +29,11 @@ float widen_half(uint word, uint odd, int dtype) {
      unpackHalf2x16((words[((scales) + (e) / 32u) >> 1] >> ((((scales) + (e) / 32u) & 1u) * 16u)) & 0xffffu).x)
 
 // A weight element of any dtype; `scales` matters for q8_0 only.
-#define LOAD_W(words, e, dtype, scales) ((dtype) == DT_Q8_0 ? LOAD_Q8(words, e, scales) : LOAD(words, e, dtype))
+#define LOAD_W(words, e, dtype, scales) ((dtype) == HAM_Q8_0 ? LOAD_Q8(words, e, scales) : LOAD(words, e, dtype))
 
 // Eight 16-bit elements packed in a uvec4, widened.
 void widen8(uvec4 w, int dtype, out vec4 lo, out vec4 hi) {
-    if (dtype == DT_BF16) {
+    if (dtype == HAM_BF16) {
         lo = uintBitsToFloat(uvec4(w.x << 16, w.x & 0xffff0000u, w.y << 16, w.y & 0xffff0000u));
         hi = uintBitsToFloat(uvec4(w.z << 16, w.z & 0xffff0000u, w.w << 16, w.w & 0xffff0000u));
     } else {

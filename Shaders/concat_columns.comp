@@ -6,8 +6,8 @@
 // activations with stored step positions).
 
 layout(local_size_x = BLOCK) in;
-layout(constant_id = 0) const int ATYPE = DT_F32;
-layout(constant_id = 1) const int BTYPE = DT_F32;
+layout(constant_id = 0) const int ATYPE = HAM_F32;
+layout(constant_id = 1) const int BTYPE = HAM_F32;
 
 layout(binding = 0) readonly buffer A { uint a[]; };
 layout(binding = 1) readonly buffer B { uint b[]; };

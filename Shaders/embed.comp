@@ -7,7 +7,7 @@
 // to the dispatch of the range that holds them (and ids outside every range write nothing).
 
 layout(local_size_x = BLOCK) in;
-layout(constant_id = 0) const int TTYPE = DT_F32;
+layout(constant_id = 0) const int TTYPE = HAM_F32;
 
 layout(binding = 0) readonly buffer Table { uint table[]; };
 layout(binding = 1) readonly buffer Ids { int ids[]; };

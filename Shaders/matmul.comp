@@ -7,8 +7,8 @@
 // once per TM rows instead of once per row. Each invocation computes 4 × 4 outputs.
 
 layout(local_size_x = BLOCK) in;
-layout(constant_id = 0) const int WTYPE = DT_F32;
-layout(constant_id = 1) const int BTYPE = DT_F32;
+layout(constant_id = 0) const int WTYPE = HAM_F32;
+layout(constant_id = 1) const int BTYPE = HAM_F32;
 
 layout(binding = 0) readonly buffer X { float x[]; };
 layout(binding = 1) readonly buffer W { uint w[]; };

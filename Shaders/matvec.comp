@@ -9,8 +9,8 @@
 // workgroup barrier is a coroutine switch of the SIMD threads that emulate the invocations.
 
 layout(local_size_x = BLOCK) in;
-layout(constant_id = 0) const int WTYPE = DT_F32;
-layout(constant_id = 1) const int BTYPE = DT_F32;
+layout(constant_id = 0) const int WTYPE = HAM_F32;
+layout(constant_id = 1) const int BTYPE = HAM_F32;
 layout(constant_id = 2) const uint THREADS_PER_ROW = 32u;   // a power of two, at most BLOCK
 const uint ROWS_PER_GROUP = BLOCK / THREADS_PER_ROW;
 
@@ -54,7 +54,7 @@ void main() {
     float sums[MAX_ROWS];
     for (uint r = 0u; r < MAX_ROWS; r++) sums[r] = 0.0;
 
-    if (inRange && (p.flags & 4u) != 0u && WTYPE == DT_F32) {
+    if (inRange && (p.flags & 4u) != 0u && WTYPE == HAM_F32) {
         uint wBase = (p.wOffset + feature * k) / 4u;
         for (uint j = lane; j < k / 4u; j += THREADS_PER_ROW) {
             vec4 wv = uintBitsToFloat(w4[wBase + j]);

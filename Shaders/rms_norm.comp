@@ -7,7 +7,7 @@
 // `x`: every element is read and written by the same invocation.
 
 layout(local_size_x = BLOCK) in;
-layout(constant_id = 0) const int GTYPE = DT_F32;
+layout(constant_id = 0) const int GTYPE = HAM_F32;
 
 layout(binding = 0) readonly buffer X { float x[]; };
 layout(binding = 1) readonly buffer Gain { uint gain[]; };

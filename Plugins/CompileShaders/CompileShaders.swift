@@ -13,7 +13,10 @@ struct CompileShaders: BuildToolPlugin {
         let kernels = files.filter { $0.hasSuffix(".comp") }
         // SwiftPM ignores depfiles: every include is an input of every kernel, so editing one
         // recompiles all of them.
+        // The dtype codes and block layouts come from the C kernels' header (one definition).
+        let kernelHeaders = context.package.directoryURL.appending(path: "Sources/CHamKernels/include")
         let includes = files.filter { $0.hasSuffix(".glsl") }.map { shaders.appending(path: $0) }
+            + [kernelHeaders.appending(path: "ham_dtype.h")]
         guard !kernels.isEmpty else {
             throw PluginError("no *.comp shaders in \(shaders.path)")
         }
@@ -27,8 +30,8 @@ struct CompileShaders: BuildToolPlugin {
             return .buildCommand(
                 displayName: "Compiling shader \(file)",
                 executable: embed,
-                arguments: [compiler.path, source.path, shaders.path, work.appending(path: "\(name).spv").path,
-                            output.path, name],
+                arguments: [compiler.path, source.path, work.appending(path: "\(name).spv").path,
+                            output.path, name, shaders.path, kernelHeaders.path],
                 inputFiles: [source] + includes + [compiler],
                 outputFiles: [output])
         }

@@ -1,22 +1,22 @@
 import Foundation
 
 // Build-time tool of the CompileShaders plugin:
-//   EmbedShaders GLSLANG SOURCE.comp INCLUDE_DIR OUT.spv OUT.swift NAME
+//   EmbedShaders GLSLANG SOURCE.comp OUT.spv OUT.swift NAME INCLUDE_DIR...
 // compiles one compute shader to SPIR-V and writes it as a Swift source file: base64 in a string
 // literal, because array literals of many thousand words type-check slowly.
 
 let arguments = CommandLine.arguments
-guard arguments.count == 7 else {
-    FileHandle.standardError.write(Data("usage: EmbedShaders GLSLANG SOURCE INCLUDE_DIR OUT.spv OUT.swift NAME\n".utf8))
+guard arguments.count >= 6 else {
+    FileHandle.standardError.write(Data("usage: EmbedShaders GLSLANG SOURCE OUT.spv OUT.swift NAME INCLUDE_DIR...\n".utf8))
     exit(2)
 }
-let (compiler, source, includeDirectory, spirvPath, swiftPath, name) =
-    (arguments[1], arguments[2], arguments[3], arguments[4], arguments[5], arguments[6])
+let (compiler, source, spirvPath, swiftPath, name) = (arguments[1], arguments[2], arguments[3], arguments[4], arguments[5])
+let includeDirectories = arguments.dropFirst(6)
 
 let process = Process()
 process.executableURL = URL(fileURLWithPath: compiler)
 // SPIR-V 1.0 for Vulkan 1.0 devices; the kernels need nothing newer.
-process.arguments = ["-V", "--target-env", "vulkan1.0", "-I" + includeDirectory, "-o", spirvPath, source]
+process.arguments = ["-V", "--target-env", "vulkan1.0"] + includeDirectories.map { "-I" + $0 } + ["-o", spirvPath, source]
 let pipe = Pipe()
 process.standardOutput = pipe
 process.standardError = pipe

@@ -122,8 +122,9 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
 
     // MARK: The checks
 
-    /// Runs every check; `quick` keeps shapes small (a software Vulkan device).
-    public func run(quick: Bool = false) throws -> [OpCheckResult] {
+    /// Runs every check; `quick` keeps shapes small (a software Vulkan device). `blockTypes`:
+    /// the block types to check weights in (all of them unless a subject lacks some).
+    public func run(quick: Bool = false, blockTypes: [DType] = DType.quantized) throws -> [OpCheckResult] {
         results = []
         let weightTypes: [DType] = [.f32, .f16, .bf16]
         // Quick shapes are for a software Vulkan device: few, but on both sides of a workgroup
@@ -173,28 +174,34 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
             }
         }
 
-        // q8_0 weights (`hamrun quantize`): matrices of whole 32-element blocks, for the products
-        // and the embedding; odd row counts and offsets, one block and many per row.
-        for rows in rowCounts {
-            for (inF, outF) in [(32, 1), (32, 7), (64, 129), (192, 128), (96, 31), (256, 64), (2080, 50)].prefix(quick ? 4 : 7) {
-                let useBias = next() % 2 == 0, accumulate = next() % 2 == 0
-                let w = try weight(outF, inF, .q8_0, scale: 0.5)
-                let b = useBias ? try weight(1, outF, next() % 2 == 0 ? .f32 : .bf16) : nil
-                let x = try activation(rows, inF, padding: 1)
-                let out = accumulate ? try activation(rows, outF, padding: 3) : try output(rows, outF, padding: 3)
-                subject.linear(x.0, weight: w.0, bias: b?.0, out: out.0, accumulate: accumulate)
-                reference.linear(x.1, weight: w.1, bias: b?.1, out: out.1, accumulate: accumulate)
-                compare("linear", "q8_0 x \(rows)×\(inF) w \(outF)×\(inF)\(useBias ? " +bias" : "")\(accumulate ? " +=" : "")", out)
+        // Block-type weights: matrices of whole blocks, for the products and the embedding; odd
+        // row counts and offsets, one block and many per row.
+        for dtype in blockTypes {
+            let qk = dtype.blockElements
+            let shapes = qk == 32
+                ? [(32, 1), (32, 7), (64, 129), (192, 128), (96, 31), (256, 64), (2080, 50)].prefix(quick ? 4 : 7)
+                : [(256, 1), (256, 7), (512, 129), (768, 33), (2304, 50)].prefix(quick ? 3 : 5)
+            for rows in rowCounts {
+                for (inF, outF) in shapes {
+                    let useBias = next() % 2 == 0, accumulate = next() % 2 == 0
+                    let w = try weight(outF, inF, dtype, scale: 0.5)
+                    let b = useBias ? try weight(1, outF, next() % 2 == 0 ? .f32 : .bf16) : nil
+                    let x = try activation(rows, inF, padding: 1)
+                    let out = accumulate ? try activation(rows, outF, padding: 3) : try output(rows, outF, padding: 3)
+                    subject.linear(x.0, weight: w.0, bias: b?.0, out: out.0, accumulate: accumulate)
+                    reference.linear(x.1, weight: w.1, bias: b?.1, out: out.1, accumulate: accumulate)
+                    compare("linear", "\(dtype) x \(rows)×\(inF) w \(outF)×\(inF)\(useBias ? " +bias" : "")\(accumulate ? " +=" : "")", out)
+                }
             }
-        }
-        for cols in [32, 64, 160] {
-            let vocab = int(1...40)
-            let table = try weight(vocab, cols, .q8_0)
-            let tokenIds = (0..<int(1...9)).map { _ in Int32(int(0...(vocab - 1))) }
-            let i = try ids(tokenIds), out = try output(tokenIds.count, cols, padding: 1)
-            subject.embed(table: table.0, ids: i.0, out: out.0)
-            reference.embed(table: table.1, ids: i.1, out: out.1)
-            compare("embed", "q8_0 \(vocab)×\(cols) ids \(tokenIds.count)", out, tolerance: 1e-6)
+            for cols in [qk, 2 * qk, 5 * qk] {
+                let vocab = int(1...40)
+                let table = try weight(vocab, cols, dtype)
+                let tokenIds = (0..<int(1...9)).map { _ in Int32(int(0...(vocab - 1))) }
+                let i = try ids(tokenIds), out = try output(tokenIds.count, cols, padding: 1)
+                subject.embed(table: table.0, ids: i.0, out: out.0)
+                reference.embed(table: table.1, ids: i.1, out: out.1)
+                compare("embed", "\(dtype) \(vocab)×\(cols) ids \(tokenIds.count)", out, tolerance: 0)
+            }
         }
 
         // RoPE at arbitrary positions (random angles), in place.

@@ -29,7 +29,7 @@ public final class ReferenceBackend: Backend {
         case .i32: stored = value.rounded()
         case .bf16: stored = Double(bf16ToFloat(floatToBF16(Float(value))))
         case .f16: stored = Double(f16ToFloat(floatToF16(Float(value))))
-        case .q8_0, .u8: stored = value  // weights only: uploaded already dequantized
+        case .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k, .u8: stored = value  // weights only: uploaded already dequantized
         }
         t.buffer.values[t.offset + i] = stored
     }
@@ -40,7 +40,7 @@ public final class ReferenceBackend: Backend {
 
     public func upload(_ tensor: HostTensor) throws -> T {
         let buffer = Buffer(count: tensor.count)
-        buffer.values = tensor.floats().map(Double.init)
+        buffer.values = tensor.portableFloats().map(Double.init)
         let rows = tensor.shape.count > 1 ? tensor.shape[0] : 1
         return T(buffer: buffer, rows: rows, cols: tensor.count / max(rows, 1), dtype: tensor.dtype)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamFiles
 import HamLoad
 
 /// `hamrun quantize`: a model directory with its matrices stored as q8_0 blocks (half the bytes
@@ -21,14 +22,14 @@ public enum Quantizer {
             throw LoadError.invalidField(path: model, field: "--type", detail: "is \(target.rawValue); expected q8_0")
         }
         try OutputDirectory.check(output, force: force)
-        let source = try ModelDirectory(path: model)
+        let source = try ModelFiles(directory: model)
         let layout = TensorLayout.expected(for: source.config)
         // Read every tensor first: a missing or misshapen one fails before anything is written.
         let tensors = try layout.map { entry in (name: entry.name, tensor: try source.weights.tensor(entry.name, shape: entry.shape)) }
         let planned = tensors.map { entry -> SafeTensorsWriter.PendingTensor in
             // Matrices of linear layers and the embedding; the merger's step positions are added to
             // embeddings, not multiplied, and stay as they are.
-            let quantize = entry.name.hasSuffix(".weight") && entry.tensor.canQuantizeQ8_0 && entry.tensor.dtype != .q8_0
+            let quantize = entry.name.hasSuffix(".weight") && entry.tensor.canStore(as: .q8_0) && entry.tensor.dtype != .q8_0
             let dtype = quantize ? DType.q8_0 : entry.tensor.dtype
             return SafeTensorsWriter.PendingTensor(name: entry.name, dtype: dtype, shape: entry.tensor.shape) {
                 quantize ? entry.tensor.converted(to: .q8_0) : entry.tensor
@@ -37,21 +38,14 @@ public enum Quantizer {
         // Wider elements first, blocks last: every tensor then starts aligned to its element size.
         let ordered = planned.sorted { ($0.dtype == .q8_0 ? 0 : $0.dtype.blockBytes) > ($1.dtype == .q8_0 ? 0 : $1.dtype.blockBytes) }
 
-        let staging = try OutputDirectory.makeStaging(next: output)
-        do {
+        try OutputDirectory.build(output, force: force) { staging in
             try SafeTensorsWriter.write(streaming: ordered, to: filePath("model.safetensors", in: staging))
             // Everything but the weights (config, tokenizer, generation config, model card).
             for name in try FileManager.default.contentsOfDirectory(atPath: model)
-            where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" {
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: filePath(name, in: model), isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-                try FileManager.default.copyItem(atPath: filePath(name, in: model), toPath: filePath(name, in: staging))
+            where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" && !InputFile.isDirectory(filePath(name, in: model)) {
+                try OutputFile.copy(filePath(name, in: model), to: filePath(name, in: staging))
             }
-            _ = try ModelDirectory(path: staging)
-            try OutputDirectory.install(staging, at: output, force: force)
-        } catch {
-            try? FileManager.default.removeItem(atPath: staging)
-            throw error
+            _ = try ModelFiles(directory: staging)
         }
         return Summary(output: output,
                        quantized: planned.filter { $0.dtype == .q8_0 }.count,

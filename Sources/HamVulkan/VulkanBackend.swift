@@ -148,6 +148,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     public func upload(_ tensor: HostTensor) throws -> Tensor<VulkanBuffer> {
         try locked {
             let (rows, cols) = matrixShape(tensor.shape)
+            guard !tensor.dtype.isQuantized || tensor.dtype == .q8_0 else {
+                throw VulkanError.unsupported("\(tensor.dtype) weights (the Vulkan kernels read f32, f16, bf16 and q8_0)")
+            }
             let size = tensor.dtype.blockBytes
             let rowBytes = tensor.dtype.bytes(max(cols, 1))
             let limit = weightPieceLimit

@@ -18,15 +18,6 @@ extension VulkanBackend {
 
     private func blocks(_ count: Int) -> Int { (count + Kernel.workgroupSize - 1) / Kernel.workgroupSize }
 
-    private func dtypeConstant(_ dtype: DType) -> Int32 {
-        switch dtype {
-        case .f32, .i32, .u8: 0
-        case .f16: 1
-        case .bf16: 2
-        case .q8_0: 3
-        }
-    }
-
     /// The halfword where a q8_0 binding's block scales start (after one byte per element).
     private func scalesHalfword(_ tensor: T, piece: Int) -> Int {
         tensor.dtype == .q8_0 ? tensor.buffer.pieces[piece].elementCount / 2 : 0
@@ -59,7 +50,7 @@ extension VulkanBackend {
                 b.append(entry(table.buffer, piece: piece))
                 b.append(entry(idAt.buffer, piece: idAt.piece))
                 b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
-                run(.embed, (dtypeConstant(table.dtype), 0, 0), b,
+                run(.embed, (table.dtype.kernelCode, 0, 0), b,
                     PushConstants(ids.count, table.cols, localOffset, firstRow, firstRow + rows, idAt.offset, outAt.offset, out.cols,
                                   scalesHalfword(table, piece: piece)),
                     groups: blocks(ids.count * table.cols))
@@ -77,7 +68,7 @@ extension VulkanBackend {
             b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
             var push = PushConstants(x.rows, x.cols, xAt.offset, gainAt.offset, outAt.offset)
             push.append(eps)
-            run(.rmsNorm, (dtypeConstant(weight.dtype), 0, 0), b, push, groups: x.rows)
+            run(.rmsNorm, (weight.dtype.kernelCode, 0, 0), b, push, groups: x.rows)
         }
     }
 
@@ -104,7 +95,7 @@ extension VulkanBackend {
                 if streaming && weight.dtype != .q8_0 && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
                 let push = PushConstants(n, k, rows, xAt.offset, localOffset, (biasAt?.offset ?? 0) + firstRow,
                                          outAt.offset + firstRow, out.cols, flags, scalesHalfword(weight, piece: piece))
-                let constants = (dtypeConstant(weight.dtype), dtypeConstant(bias?.dtype ?? .f32))
+                let constants = (weight.dtype.kernelCode, (bias?.dtype ?? .f32).kernelCode)
                 if streaming {
                     let rowsPerGroup = Kernel.workgroupSize / matvecThreadsPerRow
                     run(.matvec, (constants.0, constants.1, Int32(matvecThreadsPerRow)), b, push,
@@ -226,7 +217,7 @@ extension VulkanBackend {
             bindings.append(entry(aAt.buffer, piece: aAt.piece))
             bindings.append(entry(bAt.buffer, piece: bAt.piece))
             bindings.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
-            run(.concatColumns, (dtypeConstant(a.dtype), dtypeConstant(b.dtype), 0), bindings,
+            run(.concatColumns, (a.dtype.kernelCode, b.dtype.kernelCode, 0), bindings,
                 PushConstants(a.rows, a.cols, b.cols, aAt.offset, bAt.offset, outAt.offset, out.cols),
                 groups: blocks(a.rows * (a.cols + b.cols)))
         }

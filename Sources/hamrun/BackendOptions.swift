@@ -75,7 +75,7 @@ struct BackendOptions: ParsableArguments {
             do {
                 return .vulkan(try VulkanBackend(options: options))
             } catch {
-                FileHandle.standardError.write(Data("hamrun: warning: Vulkan device \(gpu.summary) did not start (\(error)); using the CPU\n".utf8))
+                StandardStreams.err("hamrun: warning: Vulkan device \(gpu.summary) did not start (\(error)); using the CPU\n")
                 return .cpu(cpu)
             }
         }

@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(mode, directory)
         if forceSteps != nil && mode != .hamburger { throw ValidationError("--force-steps needs --mode hamburger") }
         let graph = try modelOptions.makeGraph(directory, mode: mode)
@@ -87,9 +87,9 @@ struct BenchCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try StandardStreams.outLine(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(report.text)
+            try StandardStreams.outLine(report.text)
         }
     }
 }

@@ -26,7 +26,7 @@ struct ChatCommand: ParsableCommand {
     func validate() throws { try generation.check() }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         let formatter = try text.chatFormatter(chatFormat)
@@ -38,10 +38,9 @@ struct ChatCommand: ParsableCommand {
 
         var session = ChatSession()
         let interactive = isatty(STDIN_FILENO) != 0
-        let err = FileHandle.standardError, out = FileHandle.standardOutput
-        err.write(Data("hamrun chat: \(mode.rawValue) on \(graph.backendName); /reset, /stats, Ctrl-D to quit\n".utf8))
+        StandardStreams.err("hamrun chat: \(mode.rawValue) on \(graph.backendName); /reset, /stats, Ctrl-D to quit\n")
         while true {
-            if interactive { err.write(Data("> ".utf8)) }
+            if interactive { StandardStreams.err("> ") }
             guard let line = readLine(strippingNewline: true) else { break }
             let input = line.trimmingCharacters(in: .whitespaces)
             switch input {
@@ -50,10 +49,10 @@ struct ChatCommand: ParsableCommand {
             case "/reset":
                 generator.reset()
                 session = ChatSession()
-                err.write(Data("(conversation forgotten)\n".utf8))
+                StandardStreams.err("(conversation forgotten)\n")
                 continue
             case "/stats":
-                err.write(Data((session.statsLine(graph: graph) + "\n").utf8))
+                StandardStreams.err(session.statsLine(graph: graph) + "\n")
                 continue
             default:
                 break
@@ -69,12 +68,12 @@ struct ChatCommand: ParsableCommand {
             }
             var stream = text.streamingDecoder()
             let result = try generator.generate(appending: ids, options: options, onStep: { step in
-                out.write(Data(stream.append(step).utf8))
+                StandardStreams.stream(stream.append(step))
             })
-            out.write(Data((stream.finish() + "\n").utf8))
+            try StandardStreams.out(stream.finish() + "\n")
             session.record(result, endedAtEndOfTurn: result.tokens.last.map(endOfTurn.contains) ?? false)
         }
-        if interactive { err.write(Data("\n".utf8)) }
+        if interactive { StandardStreams.err("\n") }
     }
 }
 

@@ -54,11 +54,11 @@ struct CheckCommand: ParsableCommand {
         switch try backendOptions.resolve(validation: validation) {
         case .vulkan(let vulkan):
             label = "\(vulkan.name) against \(backendOptions.cpu.name)"
-            results = try OpConformance(subject: vulkan, reference: backendOptions.cpu, seed: seed).run(quick: quick)
+            results = try OpConformance(subject: vulkan, reference: backendOptions.cpu, seed: seed).run(quick: quick, blockTypes: [.q8_0])
             if validation {
                 validationMessages = vulkan.validationEnabled ? vulkan.validationLog.messages : nil
                 if !vulkan.validationEnabled {
-                    print("validation: the Khronos validation layer is not installed (apt-get install vulkan-validationlayers); checked without it")
+                    try StandardStreams.outLine("validation: the Khronos validation layer is not installed (apt-get install vulkan-validationlayers); checked without it")
                 }
             }
         case .cpu(let cpu):
@@ -67,14 +67,14 @@ struct CheckCommand: ParsableCommand {
         }
         let elapsed = (ContinuousClock.now - start).components
         let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
-        for result in results where !failuresOnly || !result.passed { print(result) }
+        for result in results where !failuresOnly || !result.passed { try StandardStreams.outLine("\(result)") }
         let failed = results.filter { !$0.passed }.count
         let worst = results.filter(\.passed).map(\.maxError).max() ?? 0
-        print("\(label): \(results.count) checks, \(failed) failed, largest error \(String(format: "%.2e", worst)), "
+        try StandardStreams.outLine("\(label): \(results.count) checks, \(failed) failed, largest error \(String(format: "%.2e", worst)), "
               + "seed \(seed), \(String(format: "%.1f", seconds)) s")
         if let validationMessages {
-            print("validation: \(validationMessages.count) messages")
-            for message in validationMessages.prefix(20) { print("  \(message)") }
+            try StandardStreams.outLine("validation: \(validationMessages.count) messages")
+            for message in validationMessages.prefix(20) { try StandardStreams.outLine("  \(message)") }
         }
         if failed > 0 || !(validationMessages ?? []).isEmpty { throw ExitCode.failure }
     }
@@ -82,7 +82,7 @@ struct CheckCommand: ParsableCommand {
     /// Every case of a reference file on the chosen backend, one line each.
     private func checkReference(_ path: String, model: String) throws {
         let cases = try ReferenceCases.load(path: path).cases
-        let directory = try ModelDirectory(path: model)
+        let directory = try ModelFiles(path: model)
         let backend = try backendOptions.resolve(validation: validation)
         var failed = 0
         var backendName = ""
@@ -96,15 +96,15 @@ struct CheckCommand: ParsableCommand {
             backendName = graph.backendName
             let differences = try ReferenceCases.differences(c, generator: Generator(graph: graph))
             if differences.isEmpty {
-                if !failuresOnly { print("ok   case \(index) \(c.label)") }
+                if !failuresOnly { try StandardStreams.outLine("ok   case \(index) \(c.label)") }
             } else {
                 failed += 1
-                print("FAIL case \(index) \(c.label): \(differences.count) differences; first: \(differences[0])")
+                try StandardStreams.outLine("FAIL case \(index) \(c.label): \(differences.count) differences; first: \(differences[0])")
             }
         }
-        print("\(path) on \(backendName): \(cases.count) cases, \(failed) failed")
+        try StandardStreams.outLine("\(path) on \(backendName): \(cases.count) cases, \(failed) failed")
         if case .vulkan(let vulkan) = backend, validation, !vulkan.validationLog.messages.isEmpty {
-            print("validation: \(vulkan.validationLog.messages.count) messages")
+            try StandardStreams.outLine("validation: \(vulkan.validationLog.messages.count) messages")
             throw ExitCode.failure
         }
         if failed > 0 { throw ExitCode.failure }

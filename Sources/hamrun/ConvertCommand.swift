@@ -44,7 +44,7 @@ struct ConvertCommand: ParsableCommand {
         let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18
         let megabytes = Double(summary.byteCount) / 1_048_576
         let h = summary.hamburger
-        print("""
+        try StandardStreams.outLine("""
             wrote \(summary.output): \(summary.tensorCount) tensors, \(String(format: "%.1f", megabytes)) MiB, \
             max_steps \(h.maxSteps), \(h.numMicroLayers) micro layers, in \(String(format: "%.2f", elapsed)) s
             """)

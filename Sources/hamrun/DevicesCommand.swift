@@ -17,15 +17,15 @@ struct DevicesCommand: ParsableCommand {
         guard !devices.isEmpty else { throw VulkanError.noDevice }
         let preferred = VulkanDeviceInfo.preferred(devices)
         for device in devices {
-            print(device.report)
+            try StandardStreams.outLine(device.report)
         }
         if let preferred {
             let auto = preferred.type.isGPU ? "--backend auto uses it" : "--backend auto uses the CPU backend (no GPU)"
-            print("default Vulkan device: \(preferred.index) (\(preferred.summary)); \(auto)")
+            try StandardStreams.outLine("default Vulkan device: \(preferred.index) (\(preferred.summary)); \(auto)")
         }
         if latency {
             let backend = try VulkanBackend(options: VulkanOptions(device: device))
-            print("latency on \(backend.device.summary): \(try backend.measureLatency())")
+            try StandardStreams.outLine("latency on \(backend.device.summary): \(try backend.measureLatency())")
         }
     }
 }

@@ -41,7 +41,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         var options = generation.options(for: directory, mode: mode)
@@ -59,18 +59,17 @@ struct GenerateCommand: ParsableCommand {
         let generator = Generator(graph: graph)
 
         var stream = text.streamingDecoder()
-        let out = FileHandle.standardOutput
         let result = try generator.generate(prompt: ids, options: options, onStep: { step in
             guard !json else { return }
-            out.write(Data(stream.append(step).utf8))
+            StandardStreams.stream(stream.append(step))
         })
         if json {
             let report = GenerateReport(tokens: result.tokens, steps: result.steps,
                                         text: text.decode(result.tokens), stats: .init(result.stats))
-            print(try report.jsonString())
+            try StandardStreams.outLine(try report.jsonString())
         } else {
-            out.write(Data((stream.finish() + "\n").utf8))
-            FileHandle.standardError.write(Data((summaryLine(result.stats, backend: graph.backendName, mode: mode) + "\n").utf8))
+            try StandardStreams.out(stream.finish() + "\n")
+            StandardStreams.err(summaryLine(result.stats, backend: graph.backendName, mode: mode) + "\n")
         }
     }
 }
@@ -110,7 +109,7 @@ struct GenerationFlags: ParsableArguments {
         SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)
     }
 
-    func options(for directory: ModelDirectory, mode: GenerationMode) -> GenerationOptions {
+    func options(for directory: ModelFiles, mode: GenerationMode) -> GenerationOptions {
         GenerationOptions(
             maxTokens: maxTokens,
             confidence: confidence ?? directory.config.hamburger?.confidence ?? ModelConfig.defaultConfidence,

@@ -11,22 +11,32 @@ struct Hamrun: ParsableCommand {
                       DetokenizeCommand.self, DevicesCommand.self, CheckCommand.self, RandomModelCommand.self])
 
     /// Errors print as one line on stderr with a non-zero status; `--help` prints in full.
+    /// Every write is checked (`StandardStreams`): output that could not be written is never
+    /// an exit status of 0.
     static func main() {
+        StandardStreams.guardClosedDescriptors()
         LoggingOptions.installHandler()
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let error as OutputError {
+            StandardStreams.exit(after: error)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
+                do {
+                    try StandardStreams.outLine(fullMessage(for: error))
+                } catch let error as OutputError {
+                    StandardStreams.exit(after: error)
+                } catch {}
+                Foundation.exit(StandardStreams.standardErrorFailed ? 1 : 0)
             }
             let text = oneLine(message(for: error))
             // A command that already reported (`check`) exits with its code and nothing more.
-            if !text.isEmpty { FileHandle.standardError.write(Data("hamrun: error: \(text)\n".utf8)) }
+            if !text.isEmpty { StandardStreams.err("hamrun: error: \(text)\n") }
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
+        if StandardStreams.standardErrorFailed { Foundation.exit(1) }
     }
 }
 

@@ -26,7 +26,7 @@ struct QuantizeCommand: ParsableCommand {
         let clock = ContinuousClock.now
         let s = try Quantizer.quantize(model: model, output: out, to: type, force: force)
         let seconds = (ContinuousClock.now - clock).components
-        print(String(format: "wrote %@: %d matrices as %@, %d tensors kept, %.1f MiB -> %.1f MiB, in %.1f s",
+        try StandardStreams.outLine(String(format: "wrote %@: %d matrices as %@, %d tensors kept, %.1f MiB -> %.1f MiB, in %.1f s",
                      s.output, s.quantized, type.rawValue, s.kept, Double(s.bytesBefore) / 1048576, Double(s.bytesAfter) / 1048576,
                      Double(seconds.seconds) + Double(seconds.attoseconds) * 1e-18))
     }

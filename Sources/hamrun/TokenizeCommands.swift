@@ -54,22 +54,22 @@ struct TokenizeCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try location.load()
-        let input = readStandardInput()
+        let input = try readStandardInput()
         var out = OutputBuffer()
         if !jsonl {
             guard let text = String(validating: input, as: UTF8.self) else {
                 throw CLIError("stdin: not valid UTF-8 (first bad byte at offset \(firstInvalidUTF8(input)))")
             }
-            out.write(jsonArray(tokenizer.encode(text)))
-            out.write("\n")
+            try out.write(jsonArray(tokenizer.encode(text)))
+            try out.write("\n")
         } else {
             for (number, line) in jsonLines(input) {
                 let text = try parseJSONString(line, where: "stdin line \(number)")
-                out.write(jsonArray(tokenizer.encode(text)))
-                out.write("\n")
+                try out.write(jsonArray(tokenizer.encode(text)))
+                try out.write("\n")
             }
         }
-        out.flush()
+        try out.flush()
     }
 }
 
@@ -93,19 +93,19 @@ struct DetokenizeCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try location.load()
-        let input = readStandardInput()
+        let input = try readStandardInput()
         var out = OutputBuffer()
         if !jsonl {
             let ids = try parseIds(input, where: "stdin")
-            out.write(try decode(tokenizer, ids, where: "stdin"))
+            try out.write(try decode(tokenizer, ids, where: "stdin"))
         } else {
             for (number, line) in jsonLines(input) {
                 let ids = try parseIds(line, where: "stdin line \(number)")
-                out.write(JSONText.quoted(try decode(tokenizer, ids, where: "stdin line \(number)")))
-                out.write("\n")
+                try out.write(JSONText.quoted(try decode(tokenizer, ids, where: "stdin line \(number)")))
+                try out.write("\n")
             }
         }
-        out.flush()
+        try out.flush()
     }
 
     private func decode(_ tokenizer: Tokenizer, _ ids: [Int32], where place: String) throws -> String {
@@ -137,8 +137,8 @@ struct DetokenizeCommand: ParsableCommand {
 // MARK: helpers shared by both commands
 
 /// A failure with a one-line message for stderr (ArgumentParser prints "Error: " + it).
-private func readStandardInput() -> [UInt8] {
-    [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+private func readStandardInput() throws -> [UInt8] {
+    try StandardStreams.readInput()
 }
 
 /// The non-empty-input lines, numbered from 1; a final newline does not start a line.
@@ -180,22 +180,4 @@ private func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
 
 func jsonArray(_ ids: [Int32]) -> String {
     "[" + ids.map(String.init).joined(separator: ", ") + "]"
-}
-
-
-/// Collects output and writes it in large blocks; printing line by line is slow for
-/// the hundred-thousand-line files the comparison scripts send.
-struct OutputBuffer {
-    private var bytes: [UInt8] = []
-
-    mutating func write(_ s: String) {
-        bytes.append(contentsOf: s.utf8)
-        if bytes.count >= 1 << 16 { flush() }
-    }
-
-    mutating func flush() {
-        if bytes.isEmpty { return }
-        FileHandle.standardOutput.write(Data(bytes))
-        bytes.removeAll(keepingCapacity: true)
-    }
 }

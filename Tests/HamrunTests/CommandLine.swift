@@ -40,4 +40,33 @@ struct HamrunProcess {
                       stdout: String(decoding: stdoutData, as: UTF8.self),
                       stderr: String(decoding: stderrData, as: UTF8.self))
     }
+
+    /// Runs a bash script in which `$HAMRUN` is the binary: for what `Process` cannot set up
+    /// (closed or full streams, ignored signals, FIFOs). Its stdout and stderr are captured.
+    static func shell(_ script: String, environment: [String: String] = [:]) throws -> Result {
+        var env = environment
+        env["HAMRUN"] = binary.path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", script]
+        var full = ProcessInfo.processInfo.environment
+        for (k, v) in env { full[k] = v }
+        process.environment = full
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: stdoutData, as: UTF8.self),
+                      stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+}
+
+/// `value` as one shell word.
+func shellQuoted(_ value: String) -> String {
+    "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

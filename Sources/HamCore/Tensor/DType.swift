@@ -1,26 +1,55 @@
 import CHamKernels
 
 /// Element types a weight may be stored in. Activations, KV caches and logits are always `f32`;
-/// weights keep the dtype they were stored in and are widened inside the kernels.
+/// weights keep the dtype they were stored in and are decoded inside the kernels. The block
+/// types are llama.cpp's, named as it names them; their codes and layouts are defined once, in
+/// CHamKernels' `ham_dtype.h`, which the C kernels and the Vulkan shaders include too.
 public enum DType: String, Sendable, Codable, CaseIterable {
     case f32, f16, bf16
-    /// 8-bit blocks (`hamrun quantize`): every 32 elements of a row are one f16 scale `d` and 32
-    /// signed bytes `q`, element = `d · q` (llama.cpp's Q8_0 layout, 34 bytes per block).
+    /// 32 elements a block: an f16 scale `d` and 32 signed bytes, element = `d · q` (34 bytes).
     case q8_0
+    /// 32 elements a block: `d` and 16 bytes of nibbles, element = `d · (q - 8)` (18 bytes).
+    case q4_0
+    /// 32 elements a block: `d`, `m` and 16 bytes of nibbles, element = `d · q + m` (20 bytes).
+    case q4_1
+    /// 256 elements a super-block: eight sub-blocks of 32 with 6-bit scales and mins, 4-bit
+    /// quants (144 bytes, 4.5 bits an element).
+    case q4_k
+    /// As `q4_k` with a fifth bit per quant (176 bytes, 5.5 bits an element).
+    case q5_k
+    /// 256 elements a super-block: sixteen sub-blocks of 16 with 8-bit scales, 6-bit quants
+    /// (210 bytes, 6.5625 bits an element).
+    case q6_k
     /// Token ids on a backend (embedding inputs, argmax outputs).
     case i32
-    /// Raw bytes: how safetensors holds packed q8_0 blocks (kernels never see it).
+    /// Raw bytes: how safetensors holds packed blocks (kernels never see it).
     case u8
 
+    /// The block types.
+    public static let quantized: [DType] = [.q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k]
+
+    public var isQuantized: Bool { blockElements > 1 }
+
     /// Elements stored together in one block (1 for plain element types).
-    public var blockElements: Int { self == .q8_0 ? 32 : 1 }
+    public var blockElements: Int {
+        switch self {
+        case .f32, .f16, .bf16, .i32, .u8: 1
+        case .q8_0, .q4_0, .q4_1: Int(HAM_QK)
+        case .q4_k, .q5_k, .q6_k: Int(HAM_QK_K)
+        }
+    }
 
     /// Bytes of one block.
     public var blockBytes: Int {
         switch self {
         case .f32, .i32: 4
         case .f16, .bf16: 2
-        case .q8_0: 34
+        case .q8_0: Int(HAM_Q8_0_BYTES)
+        case .q4_0: Int(HAM_Q4_0_BYTES)
+        case .q4_1: Int(HAM_Q4_1_BYTES)
+        case .q4_k: Int(HAM_Q4_K_BYTES)
+        case .q5_k: Int(HAM_Q5_K_BYTES)
+        case .q6_k: Int(HAM_Q6_K_BYTES)
         case .u8: 1
         }
     }
@@ -41,27 +70,32 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// q8_0 is written as U8 bytes (see `WeightStore`).
+    /// Block types are written as U8 bytes (see `WeightStore`).
     public var safetensorsName: String {
         switch self {
         case .f32: "F32"
         case .f16: "F16"
         case .bf16: "BF16"
         case .i32: "I32"
-        case .u8, .q8_0: "U8"
+        case .u8, .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k: "U8"
         }
     }
 }
 
 extension DType {
-    /// The C kernels' code for this dtype (`enum ham_dtype`). Token ids and raw bytes never
-    /// reach a kernel as weights; they map to f32 only so that the table is total.
+    /// The kernels' code for this dtype (`ham_dtype.h`). Token ids and raw bytes never reach a
+    /// kernel as weights; they map to f32 only so that the table is total.
     public var kernelCode: Int32 {
         switch self {
-        case .f32, .i32, .u8: Int32(HAM_F32.rawValue)
-        case .f16: Int32(HAM_F16.rawValue)
-        case .bf16: Int32(HAM_BF16.rawValue)
-        case .q8_0: Int32(HAM_Q8_0.rawValue)
+        case .f32, .i32, .u8: HAM_F32
+        case .f16: HAM_F16
+        case .bf16: HAM_BF16
+        case .q8_0: HAM_Q8_0
+        case .q4_0: HAM_Q4_0
+        case .q4_1: HAM_Q4_1
+        case .q4_k: HAM_Q4_K
+        case .q5_k: HAM_Q5_K
+        case .q6_k: HAM_Q6_K
         }
     }
 }

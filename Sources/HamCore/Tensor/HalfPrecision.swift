@@ -25,12 +25,13 @@ public func floatToF16(_ value: Float) -> UInt16 {
     Float16(value).bitPattern
 }
 
-/// Widens `count` elements of `dtype` at `source` into f32 at `destination` (q8_0: whole blocks).
+/// Widens `count` elements of `dtype` at `source` into f32 at `destination` (block types: whole
+/// blocks, decoded bit-identically to gguf-py).
 public func widenToFloat(_ source: UnsafeRawPointer, dtype: DType, count: Int, into destination: UnsafeMutablePointer<Float>) {
     switch dtype {
     case .f32:
         destination.update(from: source.assumingMemoryBound(to: Float.self), count: count)
-    case .bf16, .f16, .q8_0:
+    case .bf16, .f16, .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k:
         ham_widen(source, dtype.kernelCode, count, destination)
     case .i32:
         let s = source.assumingMemoryBound(to: Int32.self)

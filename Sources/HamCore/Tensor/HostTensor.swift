@@ -1,3 +1,5 @@
+import CHamKernels
+
 /// A tensor in host memory, in its stored dtype: a view into a memory-mapped file or into an
 /// owned buffer. Weights reach a backend as `HostTensor`s.
 public struct HostTensor: @unchecked Sendable {
@@ -39,6 +41,16 @@ public struct HostTensor: @unchecked Sendable {
     public func ids() -> [Int32] {
         precondition(dtype == .i32, "ids() of a \(dtype) tensor")
         return Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Int32.self), count: count))
+    }
+
+    /// All elements widened to f32 by the portable code rather than this processor's SIMD level
+    /// (the reference the levels are checked against; the same values).
+    public func portableFloats() -> [Float] {
+        guard dtype != .f32, dtype != .i32, dtype != .u8 else { return floats() }
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let start = buffer.baseAddress { ham_widen_portable(data, dtype.kernelCode, count, start) }
+            initialized = count
+        }
     }
 
     /// All elements widened to f32.
