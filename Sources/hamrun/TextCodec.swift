@@ -18,22 +18,23 @@ struct TextCodec {
         switch directory.tokenizer {
         case .json(let path):
             tokenizer = try Tokenizer(contentsOf: URL(fileURLWithPath: path))
-        case .gguf, nil:
+        case .gguf(let file):
+            tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(gguf: file))
+        case nil:
             tokenizer = nil
         }
     }
 
     func requireTokenizer() throws -> Tokenizer {
         guard let tokenizer else {
-            if case .gguf = directory.tokenizer {
-                throw CLIError("\(directory.path): hamrun does not yet read a tokenizer from GGUF metadata, so text prompts cannot be encoded; use --prompt-ids")
-            }
-            throw CLIError("\(directory.path): no tokenizer.json, so text prompts cannot be encoded; use --prompt-ids")
+            let missing = InputFile.isDirectory(directory.path) ? "no tokenizer.json" : "no tokenizer metadata (tokenizer.ggml.model)"
+            throw CLIError("\(directory.path): \(missing), so text prompts cannot be encoded; use --prompt-ids")
         }
         return tokenizer
     }
 
-    /// Plain text, with BOS as the tokenizer's post-processor adds it.
+    /// Plain text, with BOS where the tokenizer adds it (tokenizer.json's post-processor, a
+    /// GGUF's `tokenizer.ggml.add_bos_token`).
     func encode(_ text: String) throws -> [Int32] {
         try requireTokenizer().encode(text)
     }
@@ -68,10 +69,15 @@ struct TextCodec {
         return try ChatFormatter(tokenizer: tokenizer, format: format)
     }
 
-    /// The chat template of tokenizer_config.json. A file that is present but unreadable is an
-    /// error: falling back to plain text would chat with an instruct model in the wrong format
-    /// without a word.
+    /// The chat template: a GGUF's `tokenizer.chat_template`, a directory's tokenizer_config.json
+    /// `chat_template`. A tokenizer_config.json that is present but unreadable is an error:
+    /// falling back to plain text would chat with an instruct model in the wrong format without
+    /// a word.
     private func chatTemplate() throws -> (text: String, source: String, field: String)? {
+        if case .gguf(let file) = directory.tokenizer {
+            let key = TokenizerVocabulary.Key.chatTemplate
+            return try file.string(key).map { ($0, file.path, key) }
+        }
         let path = (directory.path as NSString).appendingPathComponent("tokenizer_config.json")
         guard InputFile.exists(path) else { return nil }
         let config = try withLoadErrors { try JSONDocument(readFile(path, limit: jsonFileLimit), source: path).root }
