@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(mode, directory)
         if forceSteps != nil && mode != .hamburger { throw ValidationError("--force-steps needs --mode hamburger") }
         let graph = try modelOptions.makeGraph(directory, mode: mode)

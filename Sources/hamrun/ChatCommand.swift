@@ -26,7 +26,7 @@ struct ChatCommand: ParsableCommand {
     func validate() throws { try generation.check() }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         let formatter = try text.chatFormatter(chatFormat)

@@ -40,7 +40,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         var options = generation.options(for: directory, mode: mode)
@@ -108,7 +108,7 @@ struct GenerationFlags: ParsableArguments {
         SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)
     }
 
-    func options(for directory: ModelDirectory, mode: GenerationMode) -> GenerationOptions {
+    func options(for directory: ModelFiles, mode: GenerationMode) -> GenerationOptions {
         GenerationOptions(
             maxTokens: maxTokens,
             confidence: confidence ?? directory.config.hamburger?.confidence ?? ModelConfig.defaultConfidence,

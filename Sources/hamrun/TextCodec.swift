@@ -11,15 +11,23 @@ import HamTokenizer
 /// Text in and out of token ids for a model directory, and its chat format.
 struct TextCodec {
     let tokenizer: Tokenizer?
-    let directory: ModelDirectory
+    let directory: ModelFiles
 
-    init(directory: ModelDirectory) throws {
+    init(directory: ModelFiles) throws {
         self.directory = directory
-        tokenizer = try directory.tokenizerPath.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) }
+        switch directory.tokenizer {
+        case .json(let path):
+            tokenizer = try Tokenizer(contentsOf: URL(fileURLWithPath: path))
+        case .gguf, nil:
+            tokenizer = nil
+        }
     }
 
     func requireTokenizer() throws -> Tokenizer {
         guard let tokenizer else {
+            if case .gguf = directory.tokenizer {
+                throw CLIError("\(directory.path): hamrun does not yet read a tokenizer from GGUF metadata, so text prompts cannot be encoded; use --prompt-ids")
+            }
             throw CLIError("\(directory.path): no tokenizer.json, so text prompts cannot be encoded; use --prompt-ids")
         }
         return tokenizer

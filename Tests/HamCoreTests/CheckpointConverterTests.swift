@@ -33,7 +33,7 @@ struct CheckpointConverterTests {
             #expect(copied != nil && copied == original, "\(name)")
         }
         // The runtime's loader accepts it as a HAMburger model.
-        let model = try ModelDirectory(path: out)
+        let model = try ModelFiles(path: out)
         #expect(model.isHAMburger)
         #expect(model.eosTokenIds == [1023])
         // Only the finished directory is left.
@@ -84,7 +84,7 @@ struct CheckpointConverterTests {
                                          base: (F.otherShapes as NSString).appendingPathComponent("base"), into: dir)
         try F.verify(out, against: try F.expected(F.otherShapes))
         #expect(summary.hamburger.maxSteps == 3)
-        let model = try ModelDirectory(path: out)
+        let model = try ModelFiles(path: out)
         #expect(model.config.vocabSize == 777)
         #expect(model.weights.contains("lm_head.weight"))
         #expect(model.weights.dtype(of: "comp_embedder.merger.pos") == .f16)
@@ -103,7 +103,7 @@ struct CheckpointConverterTests {
         for (i, (checkpoint, base)) in fixtures.enumerated() {
             let out = (dir as NSString).appendingPathComponent("out\(i)")
             _ = try CheckpointConverter.convert(checkpoint: checkpoint, base: base, output: out)
-            _ = try HAMburgerGraph(model: try ModelDirectory(path: out), backend: CPUBackend(threads: 1), mode: .hamburger)
+            _ = try HAMburgerGraph(model: try ModelFiles(path: out), backend: CPUBackend(threads: 1), mode: .hamburger)
         }
     }
 
