@@ -41,7 +41,13 @@ public enum Quantizer {
         try OutputDirectory.build(output, force: force) { staging in
             try SafeTensorsWriter.write(streaming: ordered, to: filePath("model.safetensors", in: staging))
             // Everything but the weights (config, tokenizer, generation config, model card).
-            for name in try FileManager.default.contentsOfDirectory(atPath: model)
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: model)
+            } catch {
+                throw LoadError.unreadable(path: model, reason: "cannot list the directory's files")
+            }
+            for name in names
             where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" && !InputFile.isDirectory(filePath(name, in: model)) {
                 try OutputFile.copy(filePath(name, in: model), to: filePath(name, in: staging))
             }
