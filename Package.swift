@@ -50,9 +50,8 @@ let package = Package(
         // The one JSON reader (bounded, fully validating, lazy strings; typed readers whose
         // errors name the field) and literal-preserving JSON writing.
         .target(name: "HamJSON"),
-        // Model files to weights: safetensors directories and config.json, GGUF files (their
-        // tokenizer metadata handed to HamTokenizer as a TokenizerVocabulary).
-        .target(name: "HamLoad", dependencies: ["HamCore", "HamFiles", "HamJSON", "HamTokenizer"]),
+        // Model files to weights: safetensors directories and config.json, GGUF files.
+        .target(name: "HamLoad", dependencies: ["HamCore", "HamFiles", "HamJSON"]),
         // The CPU backend: a thread pool over the SIMD kernels, BLAS sgemm for some prefills.
         .target(name: "HamCPU", dependencies: ["HamCore", "CHamKernels", "CBLAS"]),
         // GLSL compute shaders (Shaders/*.comp) to SPIR-V embedded in generated Swift, at build
@@ -101,7 +100,7 @@ let package = Package(
         // ZIPFoundation writes the damaged and re-packed checkpoints the converter tests read.
         .testTarget(
             name: "HamCoreTests",
-            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks", "HamJSON", "HamFiles", "HamTokenizer",
+            dependencies: ["HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks", "HamJSON", "HamFiles",
                            .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // The Vulkan backend on whatever device there is (lavapipe in CI) against the CPU backend.

@@ -1,5 +1,4 @@
 import Foundation
-import HamTokenizer
 import Testing
 @testable import HamCore
 @testable import HamLoad
@@ -140,32 +139,3 @@ import Testing
     }
 }
 
-/// The tokenizer metadata reaches HamTokenizer as the gguf package wrote it.
-@Suite struct GGUFTokenizerMetadataTests {
-    @Test func tinyModelsVocabulary() throws {
-        let file = try GGUFFile(path: GGUFReaderTests.tinyLlama)
-        let v = try file.tokenizerVocabulary()
-        #expect(v.source == GGUFReaderTests.tinyLlama)
-        #expect(v.model == "gpt2")
-        #expect(v.pre == "llama-bpe")
-        #expect(v.tokens?.count == 1024)
-        #expect(v.tokens?[1019] == "<|begin_of_text|>")
-        #expect(v.tokenTypes?.count == 1024)
-        #expect(v.tokenTypes?[1019] == TokenizerVocabulary.TokenType.control.rawValue)
-        #expect(v.tokenTypes?[0] == TokenizerVocabulary.TokenType.normal.rawValue)
-        #expect(v.merges?.count == 763)
-        #expect(v.bosTokenId == 1019)
-        #expect(v.eosTokenId == 1023)
-        #expect(v.addBOS == true)
-        #expect(v.eotTokenId == nil && v.chatTemplate == nil)
-    }
-
-    @Test func aKeyOfTheWrongTypeIsNamed() throws {
-        var f = GGUFTestFile.small()
-        f.metadata.append((TokenizerVocabulary.Key.merges, .array(.int32([1]))))
-        let file = try f.bytes.withUnsafeBytes { try GGUFFile(copying: $0, path: "t.gguf") }
-        #expect(throws: LoadError.invalidField(path: "t.gguf", field: "tokenizer.ggml.merges", detail: "is an array of 1 INT32; expected an ARRAY of STRING")) {
-            try file.tokenizerVocabulary()
-        }
-    }
-}
