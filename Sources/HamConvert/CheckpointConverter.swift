@@ -79,7 +79,7 @@ public enum CheckpointConverter {
                 try OutputFile.copy(filePath(name, in: base), to: filePath(name, in: staging))
             }
             // The runtime's own loader must accept what was written.
-            _ = try ModelDirectory(path: staging)
+            _ = try ModelFiles(directory: staging)
         }
         return Summary(output: output, tensorCount: plan.count, byteCount: byteCount,
                        hamburger: hamburgerConfig, copiedFiles: copied)

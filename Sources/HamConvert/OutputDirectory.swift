@@ -21,9 +21,11 @@ enum OutputDirectory {
     static func build<T>(_ output: String, force: Bool, _ body: (_ staging: String) throws -> T) throws -> T {
         try check(output, force: force)
         removeLeftovers(of: output)
-        let staging = try makeStaging(next: output)
+        // Registered before it is made: an interrupt at any moment after this removes it.
+        let staging = stagingPath(next: output)
         InterruptCleanup.register(staging)
         defer { InterruptCleanup.unregister(staging) }
+        try makeStaging(staging, for: output)
         do {
             let result = try body(staging)
             try install(staging, at: output, force: force)
@@ -44,14 +46,17 @@ enum OutputDirectory {
     }
 
     /// `.NAME.partial-PID-RANDOM` beside `output`: hidden, and saying which process owns it.
-    static func makeStaging(next output: String) throws -> String {
+    static func stagingPath(next output: String) -> String {
         let (parent, name) = split(output)
-        let staging = filePath("\(stagingPrefix(name))\(getpid())-\(UInt32.random(in: 0...UInt32.max))", in: parent)
+        return filePath("\(stagingPrefix(name))\(getpid())-\(UInt32.random(in: 0...UInt32.max))", in: parent)
+    }
+
+    private static func makeStaging(_ staging: String, for output: String) throws {
         guard mkdir(staging, 0o755) == 0 else {
+            let parent = split(output).parent
             let reason = errno == ENOENT ? "its parent directory \(parent) does not exist" : String(cString: strerror(errno))
             throw ConvertError.cannotWrite(path: output, reason: reason)
         }
-        return staging
     }
 
     /// Staging directories of `output` whose process is gone (killed with SIGKILL, or the

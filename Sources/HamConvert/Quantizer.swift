@@ -22,7 +22,7 @@ public enum Quantizer {
             throw LoadError.invalidField(path: model, field: "--type", detail: "is \(target.rawValue); expected q8_0")
         }
         try OutputDirectory.check(output, force: force)
-        let source = try ModelDirectory(path: model)
+        let source = try ModelFiles(directory: model)
         let layout = ModelSchema(config: source.config).all
         // Read every tensor first: a missing or misshapen one fails before anything is written.
         let tensors = try layout.map { entry in (name: entry.name, tensor: try source.weights.tensor(entry.name, shape: entry.shape)) }
@@ -41,11 +41,17 @@ public enum Quantizer {
         try OutputDirectory.build(output, force: force) { staging in
             try SafeTensorsWriter.write(streaming: ordered, to: filePath("model.safetensors", in: staging))
             // Everything but the weights (config, tokenizer, generation config, model card).
-            for name in try FileManager.default.contentsOfDirectory(atPath: model)
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: model)
+            } catch {
+                throw LoadError.unreadable(path: model, reason: "cannot list the directory's files")
+            }
+            for name in names
             where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" && !InputFile.isDirectory(filePath(name, in: model)) {
                 try OutputFile.copy(filePath(name, in: model), to: filePath(name, in: staging))
             }
-            _ = try ModelDirectory(path: staging)
+            _ = try ModelFiles(directory: staging)
         }
         return Summary(output: output,
                        quantized: planned.filter { $0.dtype == .q8_0 }.count,

@@ -72,7 +72,7 @@ public enum RandomModel {
             }
             try SafeTensorsWriter.write(tensors, to: filePath("model.safetensors", in: staging))
             // hamrun must load what it wrote.
-            _ = try ModelDirectory(path: staging)
+            _ = try ModelFiles(directory: staging)
         }
     }
 

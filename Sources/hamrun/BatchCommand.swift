@@ -46,7 +46,7 @@ struct BatchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let text = try TextCodec(directory: directory)
         let config = directory.config
         let engine = try modelOptions.makeEngine(
@@ -112,7 +112,7 @@ struct GenerationDefaults {
     let isHAMburger: Bool
     let stopTokens: Set<Int32>
 
-    init(directory: ModelDirectory, maxTokens: Int) {
+    init(directory: ModelFiles, maxTokens: Int) {
         self.maxTokens = maxTokens
         confidence = directory.config.hamburger?.confidence ?? ModelConfig.defaultConfidence
         isHAMburger = directory.isHAMburger

@@ -54,7 +54,7 @@ import HamCPU
     }
 
     static func engine(sequences: Int) throws -> InferenceEngine {
-        try ModelDirectory(path: try Fixtures.tinyHAMburgerDirectory()).engine(on: CPUBackend(), sequences: sequences, slots: 128)
+        try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory()).engine(on: CPUBackend(), sequences: sequences, slots: 128)
     }
 
     /// Every reference case, HAMburger and base mode mixed, in shuffled orders, joining at
@@ -107,7 +107,7 @@ import HamCPU
     /// A KV budget for two sequences at a time: the other requests wait and all finish; the
     /// blocks of finished ones are reused; a prompt larger than the whole budget is refused.
     @Test func aFullBudgetMakesSequencesWait() throws {
-        let model = try ModelDirectory(path: try Fixtures.tinyHAMburgerDirectory())
+        let model = try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory())
         let perSlot = EngineOptions.kvBytesPerSlot(model.config, dtype: .f32)
         let options = EngineOptions(maxSequences: 6, kvBudgetBytes: 2 * 80 * perSlot)
         let engine = try LoadedModel(config: model.config, source: model.weights, backend: CPUBackend(), hamburger: true).engine(options)
@@ -126,7 +126,7 @@ import HamCPU
     /// the first instead of joining (then running out of blocks halfway), and gets what it gets
     /// alone.
     @Test func aSequenceThatMightNotFitWaits() throws {
-        let model = try ModelDirectory(path: Fixtures.tinyBase.path)
+        let model = try ModelFiles(path: Fixtures.tinyBase.path)
         let perSlot = EngineOptions.kvBytesPerSlot(model.config, dtype: .f32)
         let options = EngineOptions(maxSequences: 2, kvBudgetBytes: 96 * perSlot)
         let engine = try LoadedModel(config: model.config, source: model.weights, backend: CPUBackend(), hamburger: false).engine(options)
@@ -165,7 +165,7 @@ import HamCPU
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any] ?? [:]
         config["max_position_embeddings"] = 40
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-        let engine = try ModelDirectory(path: directory).engine(on: CPUBackend(), slots: 64)
+        let engine = try ModelFiles(path: directory).engine(on: CPUBackend(), slots: 64)
         for mode in [GenerationMode.hamburger, .base] {
             let result = try engine.generate(GenerationRequest(prompt: (0..<20).map { Int32(100 + $0) },
                                                                options: GenerationOptions(maxTokens: 100, confidence: 0.3, mode: mode)))

@@ -12,7 +12,7 @@ import HamCPU
     let turn: [Int32] = [332, 328, 268, 597]
 
     @Test func baseModeAppendingEqualsPrefillingEverything() throws {
-        let model = try ModelDirectory(path: Fixtures.tinyBase.path)
+        let model = try ModelFiles(path: Fixtures.tinyBase.path)
         let options = GenerationOptions(maxTokens: 9, mode: .base)
         let kept = try model.engine(on: CPUBackend(threads: 1))
         var id: SequenceID?
@@ -29,7 +29,7 @@ import HamCPU
     /// (one slot), before the new turn's tokens (one slot each): the same on every run, and the
     /// context matters (a fresh sequence given only the turn continues differently).
     @Test func hamburgerAppendingFeedsTheLastStepMerged() throws {
-        let model = try ModelDirectory(path: try Fixtures.tinyHAMburgerDirectory())
+        let model = try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory())
         let options = GenerationOptions(maxTokens: 10, confidence: 0.3, mode: .hamburger)
         func conversation() throws -> (GenerationResult, GenerationResult) {
             let engine = try model.engine(on: CPUBackend(threads: 1))
@@ -48,7 +48,7 @@ import HamCPU
 
     /// A released context gives its blocks back; an unknown one is an error.
     @Test func releasingAContextFreesItsMemory() throws {
-        let model = try ModelDirectory(path: Fixtures.tinyBase.path)
+        let model = try ModelFiles(path: Fixtures.tinyBase.path)
         let engine = try model.engine(on: CPUBackend(threads: 1))
         var id: SequenceID?
         _ = try engine.generate(GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 5, mode: .base), keepContext: true)) { id = $0.sequence }

@@ -50,7 +50,7 @@ import HamCPU
         func logits(_ path: String) throws -> [Float] {
             var logits: [Float] = []
             let request = GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 1, mode: .base), traceLogits: true)
-            _ = try ModelDirectory(path: path).engine(on: CPUBackend(threads: 1)).generate(request) { event in
+            _ = try ModelFiles(path: path).engine(on: CPUBackend(threads: 1)).generate(request) { event in
                 if case .trace(_, let trace) = event { logits = trace.logits }
             }
             return logits

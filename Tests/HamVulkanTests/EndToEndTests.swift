@@ -22,7 +22,7 @@ struct EndToEndTests {
     func baseCaseMatchesTheReference(index: Int) throws {
         let c = ReferenceFixture.cases[index]
         let vulkan = try VulkanTestDevice.backend()
-        let engine = try ModelDirectory(path: ReferenceFixture.base.path).engine(on: vulkan)
+        let engine = try ModelFiles(path: ReferenceFixture.base.path).engine(on: vulkan)
         for difference in try ReferenceCases.differences(c, engine: engine) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
@@ -35,7 +35,7 @@ struct EndToEndTests {
         var random = RandomModel.Random(seed: 3)
         let prompt = (0..<250).map { _ in Int32(random.next() % 1000) }
         func tokens<B: Backend>(_ backend: B) throws -> [Int32] {
-            let engine = try ModelDirectory(path: ReferenceFixture.base.path).engine(on: backend, slots: 270, prefillTokensPerTick: 100)
+            let engine = try ModelFiles(path: ReferenceFixture.base.path).engine(on: backend, slots: 270, prefillTokensPerTick: 100)
             return try engine.generate(GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 12, mode: .base))).tokens
         }
         let vulkan = try VulkanTestDevice.backend(VulkanOptions(pushDescriptors: false))
@@ -72,7 +72,7 @@ struct EndToEndTests {
 
     /// A HAMburger generation; with `trace`, every micro step's logits are read.
     func generate<B: Backend>(_ backend: B, prompt: [Int32], confidence: Double, trace: Bool) throws -> (Run, [[Float]]) {
-        let engine = try ModelDirectory(path: try Self.hamburgerModel.get()).engine(on: backend)
+        let engine = try ModelFiles(path: try Self.hamburgerModel.get()).engine(on: backend)
         var logits: [[Float]] = [], stops: [Float] = []
         let request = GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: confidence, mode: .hamburger),
                                         traceLogits: trace)
@@ -112,7 +112,7 @@ struct EndToEndTests {
         _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output)
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
         func steps<B: Backend>(_ backend: B) throws -> [[Int32]] {
-            return try ModelDirectory(path: output).engine(on: backend)
+            return try ModelFiles(path: output).engine(on: backend)
                 .generate(GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: 0.5))).steps
         }
         let vulkan = try VulkanTestDevice.backend()

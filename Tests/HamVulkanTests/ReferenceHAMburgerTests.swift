@@ -25,7 +25,7 @@ struct ReferenceHAMburgerTests {
     func hamburgerCaseMatchesTheReference(index: Int) throws {
         let c = ReferenceFixture.cases[index]
         let vulkan = try Self.backend.get()
-        let engine = try ModelDirectory(path: try ReferenceFixture.hamburger.get()).engine(on: vulkan)
+        let engine = try ModelFiles(path: try ReferenceFixture.hamburger.get()).engine(on: vulkan)
         for difference in try ReferenceCases.differences(c, engine: engine) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
@@ -40,7 +40,7 @@ struct ReferenceBatchTests {
     @Test func everyCaseInOneBatch() throws {
         let vulkan = try VulkanTestDevice.backend()
         let cases = ReferenceFixture.cases
-        let engine = try ModelDirectory(path: try ReferenceFixture.hamburger.get()).engine(on: vulkan, sequences: cases.count, slots: 128)
+        let engine = try ModelFiles(path: try ReferenceFixture.hamburger.get()).engine(on: vulkan, sequences: cases.count, slots: 128)
         var index: [SequenceID: Int] = [:]
         for (i, c) in cases.enumerated() { index[try engine.submit(ReferenceCases.request(c))] = i }
         var traces = [[MicroStepTrace]](repeating: [], count: cases.count)

@@ -8,15 +8,12 @@ public struct Llama<B: Backend> {
     public let config: ModelConfig
     public let weights: LlamaWeights<B>
     public let rope: RoPE
-    /// How RoPE pairs the elements of the base model's heads (GGUF files: `adjacent`).
-    public let pairing: RoPEPairing
     let attentionScale: Float
 
-    public init(config: ModelConfig, weights: LlamaWeights<B>, backend: B, pairing: RoPEPairing = .halves) {
+    public init(config: ModelConfig, weights: LlamaWeights<B>, backend: B) {
         self.backend = backend
         self.config = config
         self.weights = weights
-        self.pairing = pairing
         rope = RoPE(config: config)
         attentionScale = 1 / Float(config.headDim).squareRoot()
     }
@@ -32,7 +29,7 @@ public struct Llama<B: Backend> {
         let n = x.rows, last = weights.layers.count - 1
         for (l, layer) in weights.layers.enumerated() {
             decoderLayer(layer, x: x, rows: rows, keys: cache.keys[l], values: cache.values[l], scratch: scratch,
-                         pairing: pairing, wantedFrom: l == last ? n - outputs : 0)
+                         pairing: config.ropePairing, wantedFrom: l == last ? n - outputs : 0)
             if let features, l != last {
                 for (j, featureLayer) in features.layers.enumerated() where featureLayer == l {
                     backend.scatterRows(x.rows((n - features.rows)..<n), indices: features.targets[j], into: features.pool)

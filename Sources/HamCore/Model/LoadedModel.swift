@@ -5,10 +5,10 @@ public struct LoadedModel<B: Backend> {
     public let hamburger: HAMburger<B>?
 
     /// `hamburger`: also load the compositional embedder and the micro-step decoder (the config
-    /// must describe them). `pairing`: how the base model's RoPE pairs head elements.
-    public init(config: ModelConfig, source: WeightSource, backend: B, hamburger: Bool, pairing: RoPEPairing = .halves) throws {
+    /// must describe them).
+    public init(config: ModelConfig, source: WeightSource, backend: B, hamburger: Bool) throws {
         let weights = try LlamaWeights(config: config, source: source, backend: backend)
-        llama = Llama(config: config, weights: weights, backend: backend, pairing: pairing)
+        llama = Llama(config: config, weights: weights, backend: backend)
         self.hamburger = hamburger ? try HAMburger(base: llama, source: source) : nil
     }
 
