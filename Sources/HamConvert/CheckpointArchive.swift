@@ -62,6 +62,11 @@ final class CheckpointArchive: @unchecked Sendable {
     private func inflate(_ entry: ZipDirectory.Entry) throws -> OwnedBytes {
         if let done = inflated[entry.name] { return done }
         _ = try directory.dataRange(of: entry)
+        // Deflate expands at most about 1032 times; a larger claim is a lie that would only
+        // make the allocation below fail.
+        guard entry.uncompressedSize <= entry.compressedSize.multipliedReportingOverflow(by: 1032).partialValue + 1024 else {
+            throw LoadError.malformed(path: path, detail: "zip entry '\(entry.name)' claims to inflate \(entry.compressedSize) bytes to \(entry.uncompressedSize); deflate cannot")
+        }
         do {
             let archive: Archive
             if let opened = zipFoundationArchive {

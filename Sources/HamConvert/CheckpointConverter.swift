@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamFiles
 import HamJSON
 import HamLoad
 
@@ -74,25 +75,16 @@ public enum CheckpointConverter {
 
         let plan = try planTensors(source, config: config, dtype: dtype)
         let byteCount = plan.reduce(0) { $0 + $1.dtype.bytes($1.shape.reduce(1, *)) }
-        let copied = baseFiles.filter { FileManager.default.fileExists(atPath: filePath($0, in: base)) }
+        let copied = baseFiles.filter { InputFile.exists(filePath($0, in: base)) }
 
-        let staging = try OutputDirectory.makeStaging(next: output)
-        do {
+        try OutputDirectory.build(output, force: force) { staging in
             try SafeTensorsWriter.write(streaming: plan, to: filePath("model.safetensors", in: staging))
-            try writeAtomically(Data(configText.utf8), to: filePath("config.json", in: staging))
+            try OutputFile.write(Array(configText.utf8), to: filePath("config.json", in: staging))
             for name in copied {
-                do {
-                    try FileManager.default.copyItem(atPath: filePath(name, in: base), toPath: filePath(name, in: staging))
-                } catch {
-                    throw ConvertError.cannotWrite(path: filePath(name, in: staging), reason: "cannot copy \(filePath(name, in: base))")
-                }
+                try OutputFile.copy(filePath(name, in: base), to: filePath(name, in: staging))
             }
             // The runtime's own loader must accept what was written.
-            _ = try ModelDirectory(path: staging)
-            try OutputDirectory.install(staging, at: output, force: force)
-        } catch {
-            try? FileManager.default.removeItem(atPath: staging)
-            throw error
+            _ = try ModelFiles(directory: staging)
         }
         return Summary(output: output, tensorCount: plan.count, byteCount: byteCount,
                        hamburger: hamburgerConfig, copiedFiles: copied)

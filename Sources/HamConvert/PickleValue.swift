@@ -77,6 +77,43 @@ public final class PickleList {
     public init(_ items: [PickleValue] = []) { self.items = items }
 }
 
+/// Every list, dict and object of one pickle, so that they can be taken apart one level at a
+/// time. Swift frees nested values recursively; a hostile pickle nesting lists 50,000 deep
+/// would overflow the stack when its values are freed. `removeAllChildren()` empties every
+/// container while the arena still holds them all, so each is then freed with nothing inside:
+/// whoever drops a pickle's values calls it first (`TorchCheckpoint` when it goes, the
+/// unpickler when it fails). Tuples are values, not objects: the unpickler bounds their nesting.
+public final class PickleArena {
+    private var lists: [PickleList] = []
+    private var dicts: [PickleDict] = []
+    private var objects: [PickleObject] = []
+
+    public init() {}
+
+    var count: Int { lists.count + dicts.count + objects.count }
+
+    /// Remembers the container `value` is, if it is one.
+    func keep(_ value: PickleValue) {
+        switch value {
+        case .list(let l): lists.append(l)
+        case .dict(let d): dicts.append(d)
+        case .object(let o): objects.append(o)
+        default: break
+        }
+    }
+
+    /// Empties every container; values read from the pickle are not usable afterwards.
+    public func removeAllChildren() {
+        for l in lists { l.items = [] }
+        for d in dicts { d.removeAll() }
+        for o in objects {
+            o.items.removeAll()
+            o.elements.items = []
+        }
+    }
+
+}
+
 /// A dict in insertion order. String keys are indexed, since checkpoints look their entries up
 /// by name; a repeated key replaces the value, as in Python.
 public final class PickleDict {
@@ -100,6 +137,11 @@ public final class PickleDict {
 
     public subscript(key: String) -> PickleValue? {
         stringIndex[key].map { entries[$0].value }
+    }
+
+    func removeAll() {
+        entries = []
+        stringIndex = [:]
     }
 }
 

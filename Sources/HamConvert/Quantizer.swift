@@ -1,5 +1,6 @@
 import Foundation
 import HamCore
+import HamFiles
 import HamLoad
 
 /// `hamrun quantize`: a copy of a model directory with its matrices in fewer bits, which decode
@@ -20,7 +21,7 @@ public enum Quantizer {
 
     public static func quantize(model: String, output: String, to target: DType = .q8_0, force: Bool = false) throws -> Summary {
         try OutputDirectory.check(output, force: force)
-        let source = try ModelDirectory(path: model)
+        let source = try ModelFiles(directory: model)
         guard let plan = QuantizationPlan(target: target, config: source.config) else {
             throw LoadError.invalidField(path: model, field: "--type", detail: "is \(target.rawValue); expected one of \(QuantizationPlan.targets.map(\.rawValue).joined(separator: ", "))")
         }
@@ -44,21 +45,20 @@ public enum Quantizer {
         func rank(_ dtype: DType) -> Int { dtype.isQuantized ? 0 : dtype.blockBytes }
         let ordered = planned.sorted { rank($0.dtype) > rank($1.dtype) }
 
-        let staging = try OutputDirectory.makeStaging(next: output)
-        do {
+        try OutputDirectory.build(output, force: force) { staging in
             try SafeTensorsWriter.write(streaming: ordered, to: filePath("model.safetensors", in: staging))
             // Everything but the weights (config, tokenizer, generation config, model card).
-            for name in try FileManager.default.contentsOfDirectory(atPath: model)
-            where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" {
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: filePath(name, in: model), isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-                try FileManager.default.copyItem(atPath: filePath(name, in: model), toPath: filePath(name, in: staging))
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: model)
+            } catch {
+                throw LoadError.unreadable(path: model, reason: "cannot list the directory's files")
             }
-            _ = try ModelDirectory(path: staging)
-            try OutputDirectory.install(staging, at: output, force: force)
-        } catch {
-            try? FileManager.default.removeItem(atPath: staging)
-            throw error
+            for name in names
+            where !name.hasSuffix(".safetensors") && name != "model.safetensors.index.json" && !InputFile.isDirectory(filePath(name, in: model)) {
+                try OutputFile.copy(filePath(name, in: model), to: filePath(name, in: staging))
+            }
+            _ = try ModelFiles(directory: staging)
         }
         var converted: [DType: Int] = [:]
         for (entry, pending) in zip(tensors, planned) where pending.dtype != entry.tensor.dtype { converted[pending.dtype, default: 0] += 1 }

@@ -51,20 +51,29 @@ public enum RandomModel {
         }
     }
 
+    /// The weight dtypes a random model can have (the ones hamrun loads matrices in).
+    public static let dtypes: [DType] = [.bf16, .f16, .f32, .q8_0]
+
     /// Writes `config` and random weights for all of it (base model, and the HAMburger modules
-    /// when the config has a `hamburger` object) in `dtype` into a new directory `path`.
-    public static func write(config: JSONText, dtype: DType, seed: UInt64, to path: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let configPath = path + "/config.json"
-        let configData = Data(config.rendered().utf8)
-        try configData.write(to: URL(fileURLWithPath: configPath))
-        let parsed = try ModelConfig.parse(configData, path: configPath)
-        var random = Random(seed: seed)
-        var tensors = baseTensors(parsed, dtype: dtype, random: &random)
-        if let hamburger = parsed.hamburger {
-            tensors += hamburgerTensors(parsed, hamburger, dtype: dtype, random: &random)
+    /// when the config has a `hamburger` object) in `dtype` into a new directory `path` (an
+    /// existing one only with `force`, replaced once the new one is complete and loads).
+    public static func write(config: JSONText, dtype: DType, seed: UInt64, to path: String, force: Bool = false) throws {
+        guard dtypes.contains(dtype) else {
+            throw LoadError.invalidField(path: path, field: "dtype", detail: "is \(dtype.rawValue); expected \(dtypes.map(\.rawValue).joined(separator: ", "))")
         }
-        try SafeTensorsWriter.write(tensors, to: path + "/model.safetensors")
+        let configText = Array(config.rendered().utf8)
+        let parsed = try ModelConfig.parse(configText, path: filePath("config.json", in: path))
+        try OutputDirectory.build(path, force: force) { staging in
+            try OutputFile.write(configText, to: filePath("config.json", in: staging))
+            var random = Random(seed: seed)
+            var tensors = baseTensors(parsed, dtype: dtype, random: &random)
+            if let hamburger = parsed.hamburger {
+                tensors += hamburgerTensors(parsed, hamburger, dtype: dtype, random: &random)
+            }
+            try SafeTensorsWriter.write(tensors, to: filePath("model.safetensors", in: staging))
+            // hamrun must load what it wrote.
+            _ = try ModelFiles(directory: staging)
+        }
     }
 
     /// The base Llama model's tensors.

@@ -3,6 +3,12 @@ import HamCore
 import HamJSON
 import HamLoad
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Writes `.safetensors` files: the header is padded with spaces to a multiple of 8 bytes so
 /// every tensor stays aligned, and the file appears only once it is complete.
 public enum SafeTensorsWriter {
@@ -51,15 +57,11 @@ public enum SafeTensorsWriter {
 /// Writes next to the destination and renames, so a failed write never leaves half a file.
 func writeAtomically(_ data: Data, to path: String) throws {
     let temporary = path + ".partial"
-    do {
-        try data.write(to: URL(fileURLWithPath: temporary))
-        // rename(2) replaces an existing file atomically (Foundation's replaceItemAt failed
-        // here on Linux with "The file doesn't exist").
-        guard rename(temporary, path) == 0 else {
-            throw LoadError.unreadable(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-        }
-    } catch {
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw LoadError.unreadable(path: path, reason: "cannot write: \(error.localizedDescription)")
+    unlink(temporary)  // a leftover of an interrupted run
+    try OutputFile.write([UInt8](data), to: temporary)
+    guard rename(temporary, path) == 0 else {
+        let code = errno
+        unlink(temporary)
+        throw ConvertError(writing: path, errno: code)
     }
 }

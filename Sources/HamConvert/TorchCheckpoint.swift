@@ -18,6 +18,9 @@ public final class TorchCheckpoint: @unchecked Sendable {
     public let stateDict: [(name: String, value: PickleValue)]
     private let stateIndex: [String: Int]
     private let archive: CheckpointArchive
+    /// Owns every container of `root`, so that freeing a hostile, deeply nested pickle never
+    /// recurses (see `PickleArena`).
+    private let arena: PickleArena
 
     public init(path: String) throws {
         let archive = try CheckpointArchive(path: path)
@@ -52,7 +55,18 @@ public final class TorchCheckpoint: @unchecked Sendable {
                                   persistentLoad: Self.persistentLoad, call: Self.call)
         let root = try withExtendedLifetime(owner) { try unpickler.load() }
         self.root = root
+        arena = unpickler.arena
+        do {
+            (stateDict, stateIndex) = try Self.readStateDict(root, path: path, pickleName: pickleName)
+        } catch {
+            arena.removeAllChildren()
+            throw error
+        }
+    }
 
+    deinit { arena.removeAllChildren() }
+
+    private static func readStateDict(_ root: PickleValue, path: String, pickleName: String) throws -> ([(name: String, value: PickleValue)], [String: Int]) {
         guard let top = root.dictionary else {
             throw LoadError.malformed(path: path, detail: "\(pickleName) holds \(root.kind); expected the checkpoint dict of PyTorch Lightning")
         }
@@ -76,8 +90,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
             index[name] = entries.count
             entries.append((name, value))
         }
-        self.stateDict = entries
-        stateIndex = index
+        return (entries, index)
     }
 
     /// The `hyper_parameters` dict Lightning saves (the module's `save_hyperparameters()`).

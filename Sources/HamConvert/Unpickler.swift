@@ -22,8 +22,19 @@ struct Unpickler {
     /// Where the opcode being run starts, for error messages.
     private var opcodeStart = 0
     private var stack: [PickleValue] = []
+    /// How deeply nested in tuples each stack entry is (lists, dicts and objects count 0: the
+    /// arena takes them apart), so that freeing a value never recurses deeper than `maxDepth`.
+    private var depths: [Int] = []
     private var marks: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    private var memo: [Int: (value: PickleValue, depth: Int)] = [:]
+    /// Every container made, freed one level at a time (see `PickleArena`).
+    let arena = PickleArena()
+
+    /// torch.save nests a handful of levels.
+    static let maxDepth = 1000
+    /// Containers per pickle: far more than any checkpoint has (a few per tensor), and a bound
+    /// on the memory a hostile pickle can make this reader use.
+    static let maxContainers = 20_000_000
 
     /// `path` and `entry` name the file and the zip entry in errors.
     init(bytes: UnsafeRawBufferPointer, path: String, entry: String,
@@ -35,7 +46,17 @@ struct Unpickler {
         self.call = call
     }
 
+    /// The pickled value. On an error, everything read so far is taken apart first.
     mutating func load() throws -> PickleValue {
+        do {
+            return try run()
+        } catch {
+            arena.removeAllChildren()
+            throw error
+        }
+    }
+
+    private mutating func run() throws -> PickleValue {
         while true {
             opcodeStart = position
             let opcode = try readByte()
@@ -59,144 +80,139 @@ struct Unpickler {
             case 0x31: // POP_MARK
                 _ = try popMark()
             case 0x32: // DUP
-                stack.append(try top())
+                let depth = depths.last ?? 0
+                try push(try top(), depth: depth)
 
-            case 0x4E: stack.append(.none) // NONE
-            case 0x88: stack.append(.bool(true)) // NEWTRUE
-            case 0x89: stack.append(.bool(false)) // NEWFALSE
+            case 0x4E: try push0(.none) // NONE
+            case 0x88: try push0(.bool(true)) // NEWTRUE
+            case 0x89: try push0(.bool(false)) // NEWFALSE
             case 0x4A: // BININT
-                stack.append(.int(Int(Int32(bitPattern: UInt32(try readLittleEndian(4))))))
+                try push0(.int(Int(Int32(bitPattern: UInt32(try readLittleEndian(4))))))
             case 0x4B: // BININT1
-                stack.append(.int(Int(try readByte())))
+                try push0(.int(Int(try readByte())))
             case 0x4D: // BININT2
-                stack.append(.int(Int(try readLittleEndian(2))))
+                try push0(.int(Int(try readLittleEndian(2))))
             case 0x8A: // LONG1
                 let count = Int(try readByte())
-                stack.append(try readLong(count))
+                try push0(try readLong(count))
             case 0x8B: // LONG4
                 let count = Int(Int32(bitPattern: UInt32(try readLittleEndian(4))))
                 guard count >= 0 else { throw error("LONG4 with negative length \(count)") }
-                stack.append(try readLong(count))
+                try push0(try readLong(count))
             case 0x49: // INT (text); protocol 0 spells booleans as 00 and 01
                 let line = try readLine()
                 switch line {
-                case "00": stack.append(.bool(false))
-                case "01": stack.append(.bool(true))
-                default: stack.append(try textInteger(line))
+                case "00": try push0(.bool(false))
+                case "01": try push0(.bool(true))
+                default: try push0(try textInteger(line))
                 }
             case 0x4C: // LONG (text)
                 let line = try readLine()
-                stack.append(try textInteger(line.hasSuffix("L") ? String(line.dropLast()) : line))
+                try push0(try textInteger(line.hasSuffix("L") ? String(line.dropLast()) : line))
             case 0x47: // BINFLOAT: big-endian, unlike every other number in a pickle
                 let raw = try read(8)
                 let bits = raw.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                stack.append(.float(Double(bitPattern: bits)))
+                try push0(.float(Double(bitPattern: bits)))
             case 0x46: // FLOAT (text)
                 let line = try readLine()
                 guard let value = Double(line) else { throw error("FLOAT '\(line)' is not a number") }
-                stack.append(.float(value))
+                try push0(.float(value))
 
             case 0x58: // BINUNICODE
-                stack.append(.string(try readUTF8(count: try readLength(4))))
+                try push0(.string(try readUTF8(count: try readLength(4))))
             case 0x8C: // SHORT_BINUNICODE
-                stack.append(.string(try readUTF8(count: Int(try readByte()))))
+                try push0(.string(try readUTF8(count: Int(try readByte()))))
             case 0x8D: // BINUNICODE8
-                stack.append(.string(try readUTF8(count: try readLength(8))))
+                try push0(.string(try readUTF8(count: try readLength(8))))
             case 0x54: // BINSTRING: Python 2 str, read as Latin-1 like Python 3's default
-                stack.append(.string(latin1(try read(try readLength(4)))))
+                try push0(.string(latin1(try read(try readLength(4)))))
             case 0x55: // SHORT_BINSTRING
-                stack.append(.string(latin1(try read(Int(try readByte())))))
+                try push0(.string(latin1(try read(Int(try readByte())))))
             case 0x42: // BINBYTES
-                stack.append(.bytes(Array(try read(try readLength(4)))))
+                try push0(.bytes(Array(try read(try readLength(4)))))
             case 0x43: // SHORT_BINBYTES
-                stack.append(.bytes(Array(try read(Int(try readByte())))))
+                try push0(.bytes(Array(try read(Int(try readByte())))))
             case 0x8E, 0x96: // BINBYTES8, BYTEARRAY8
-                stack.append(.bytes(Array(try read(try readLength(8)))))
+                try push0(.bytes(Array(try read(try readLength(8)))))
 
-            case 0x29: stack.append(.tuple([])) // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark())) // TUPLE
-            case 0x85: // TUPLE1
-                let a = try pop()
-                stack.append(.tuple([a]))
-            case 0x86: // TUPLE2
-                let b = try pop(), a = try pop()
-                stack.append(.tuple([a, b]))
-            case 0x87: // TUPLE3
-                let c = try pop(), b = try pop(), a = try pop()
-                stack.append(.tuple([a, b, c]))
-            case 0x5D: stack.append(.list(PickleList())) // EMPTY_LIST
-            case 0x6C: stack.append(.list(PickleList(try popMark()))) // LIST
+            case 0x29: stack.append(.tuple([])); depths.append(1) // EMPTY_TUPLE
+            case 0x74: try pushTuple(count: try markedCount()) // TUPLE
+            case 0x85: try pushTuple(count: 1) // TUPLE1
+            case 0x86: try pushTuple(count: 2) // TUPLE2
+            case 0x87: try pushTuple(count: 3) // TUPLE3
+            case 0x5D: try push(made: .list(PickleList())) // EMPTY_LIST
+            case 0x6C: try push(made: .list(PickleList(try popMark()))) // LIST
             case 0x61: // APPEND
                 let item = try pop()
                 try append([item], to: try top())
             case 0x65: // APPENDS
                 let items = try popMark()
                 try append(items, to: try top())
-            case 0x7D: stack.append(.dict(PickleDict())) // EMPTY_DICT
+            case 0x7D: try push(made: .dict(PickleDict())) // EMPTY_DICT
             case 0x64: // DICT
                 let items = try popMark()
                 let dict = PickleDict()
                 try setItems(items, in: .dict(dict))
-                stack.append(.dict(dict))
+                try push(made: .dict(dict))
             case 0x73: // SETITEM
                 let value = try pop(), key = try pop()
                 try setItems([key, value], in: try top())
             case 0x75: // SETITEMS
                 let items = try popMark()
                 try setItems(items, in: try top())
-            case 0x8F: stack.append(.list(PickleList())) // EMPTY_SET, kept as a list
+            case 0x8F: try push(made: .list(PickleList())) // EMPTY_SET, kept as a list
             case 0x90: // ADDITEMS
                 let items = try popMark()
                 try append(items, to: try top())
-            case 0x91: stack.append(.list(PickleList(try popMark()))) // FROZENSET
+            case 0x91: try push(made: .list(PickleList(try popMark()))) // FROZENSET
 
             case 0x63: // GLOBAL
                 let module = try readLine()
                 let name = try readLine()
-                stack.append(.global(PickleGlobal(module: module, name: name)))
+                try push0(.global(PickleGlobal(module: module, name: name)))
             case 0x93: // STACK_GLOBAL
                 let name = try pop(), module = try pop()
                 guard case .string(let n) = name, case .string(let m) = module else {
                     throw error("STACK_GLOBAL needs two strings; found \(module.kind) and \(name.kind)")
                 }
-                stack.append(.global(PickleGlobal(module: m, name: n)))
+                try push0(.global(PickleGlobal(module: m, name: n)))
             case 0x52: // REDUCE
                 let arguments = try pop(), callable = try pop()
-                stack.append(try apply(callable, arguments))
+                try push(made: try apply(callable, arguments))
             case 0x81: // NEWOBJ: cls.__new__(cls, *args)
                 let arguments = try pop(), cls = try pop()
-                stack.append(try apply(cls, arguments))
+                try push(made: try apply(cls, arguments))
             case 0x92: // NEWOBJ_EX: keyword arguments cannot matter to anything hamrun models
                 _ = try pop()
                 let arguments = try pop(), cls = try pop()
-                stack.append(try apply(cls, arguments))
+                try push(made: try apply(cls, arguments))
             case 0x69: // INST (protocol 0): module and name lines, arguments from the mark
                 let module = try readLine()
                 let name = try readLine()
                 _ = try popMark()
-                stack.append(.object(PickleObject(callable: PickleGlobal(module: module, name: name))))
+                try push(made: .object(PickleObject(callable: PickleGlobal(module: module, name: name))))
             case 0x6F: // OBJ (protocol 1): class and arguments from the mark
                 let items = try popMark()
                 guard case .global(let cls)? = items.first else {
                     throw error("OBJ without a class after the mark")
                 }
-                stack.append(.object(PickleObject(callable: cls)))
+                try push(made: .object(PickleObject(callable: cls)))
             case 0x62: // BUILD: sets an object's state, which nothing hamrun reads depends on
                 _ = try pop()
                 _ = try top()
 
             case 0x51: // BINPERSID
-                stack.append(try persistentLoad(try pop()))
+                try push(made: try persistentLoad(try pop()))
             case 0x50: // PERSID
-                stack.append(try persistentLoad(.string(try readLine())))
+                try push(made: try persistentLoad(.string(try readLine())))
 
-            case 0x71: memo[Int(try readByte())] = try top() // BINPUT
-            case 0x72: memo[Int(try readLittleEndian(4))] = try top() // LONG_BINPUT
-            case 0x70: memo[try textIndex(try readLine())] = try top() // PUT
-            case 0x94: memo[memo.count] = try top() // MEMOIZE
-            case 0x68: stack.append(try recall(Int(try readByte()))) // BINGET
-            case 0x6A: stack.append(try recall(Int(try readLittleEndian(4)))) // LONG_BINGET
-            case 0x67: stack.append(try recall(try textIndex(try readLine()))) // GET
+            case 0x71: memo[Int(try readByte())] = try topEntry() // BINPUT
+            case 0x72: memo[Int(try readLittleEndian(4))] = try topEntry() // LONG_BINPUT
+            case 0x70: memo[try textIndex(try readLine())] = try topEntry() // PUT
+            case 0x94: memo[memo.count] = try topEntry() // MEMOIZE
+            case 0x68: try recall(Int(try readByte())) // BINGET
+            case 0x6A: try recall(Int(try readLittleEndian(4))) // LONG_BINGET
+            case 0x67: try recall(try textIndex(try readLine())) // GET
 
             case 0x82, 0x83, 0x84:
                 throw error("extension-registry opcode 0x\(hex(opcode)); torch.save never writes these")
@@ -216,26 +232,67 @@ struct Unpickler {
         guard stack.count > (marks.last ?? 0), let value = stack.popLast() else {
             throw error("pickle stack underflow")
         }
+        depths.removeLast()
         return value
     }
 
     private func top() throws -> PickleValue {
-        guard stack.count > (marks.last ?? 0), let value = stack.last else {
+        try topEntry().value
+    }
+
+    private func topEntry() throws -> (value: PickleValue, depth: Int) {
+        guard stack.count > (marks.last ?? 0), let value = stack.last, let depth = depths.last else {
             throw error("pickle stack underflow")
         }
-        return value
+        return (value, depth)
+    }
+
+    /// Pushes a scalar.
+    private mutating func push0(_ value: PickleValue) throws {
+        try push(value, depth: 0)
+    }
+
+    /// Pushes a value that is already counted (a scalar, or a container seen before).
+    private mutating func push(_ value: PickleValue, depth: Int) throws {
+        guard depth <= Self.maxDepth else { throw error("values nested deeper than \(Self.maxDepth) levels") }
+        stack.append(value)
+        depths.append(depth)
+    }
+
+    /// Pushes a value just made: a container joins the arena.
+    private mutating func push(made value: PickleValue) throws {
+        arena.keep(value)
+        guard arena.count <= Self.maxContainers else { throw error("more than \(Self.maxContainers) lists, dicts and objects") }
+        try push(value, depth: 0)
+    }
+
+    /// The tuple of the top `count` entries.
+    private mutating func pushTuple(count: Int) throws {
+        guard count <= stack.count - (marks.last ?? 0) else { throw error("pickle stack underflow") }
+        let items = Array(stack.suffix(count))
+        let depth = 1 + (depths.suffix(count).max() ?? 0)
+        stack.removeLast(count)
+        depths.removeLast(count)
+        try push(.tuple(items), depth: depth)
+    }
+
+    /// How many entries lie above the last MARK, which is removed (for TUPLE).
+    private mutating func markedCount() throws -> Int {
+        guard let mark = marks.popLast() else { throw error("no MARK for an opcode that needs one") }
+        return stack.count - mark
     }
 
     private mutating func popMark() throws -> [PickleValue] {
         guard let mark = marks.popLast() else { throw error("no MARK for an opcode that needs one") }
         let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
+        depths.removeSubrange(mark...)
         return items
     }
 
-    private func recall(_ index: Int) throws -> PickleValue {
-        guard let value = memo[index] else { throw error("memo slot \(index) read before it was written") }
-        return value
+    private mutating func recall(_ index: Int) throws {
+        guard let entry = memo[index] else { throw error("memo slot \(index) read before it was written") }
+        try push(entry.value, depth: entry.depth)
     }
 
     private func append(_ items: [PickleValue], to target: PickleValue) throws {

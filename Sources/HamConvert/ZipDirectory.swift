@@ -29,7 +29,15 @@ struct ZipDirectory {
         bytes = file.bytes
         entries = try Self.readEntries(file.bytes, path: file.path)
         var byName: [String: Int] = [:]
-        for (i, entry) in entries.enumerated() { byName[entry.name] = i }
+        for (i, entry) in entries.enumerated() {
+            // Readers disagree on which of two same-named entries counts (ZIPFoundation takes the
+            // first, Python's zipfile the last): a checkpoint with both means different weights to
+            // different tools, so it is refused.
+            guard byName[entry.name] == nil else {
+                throw LoadError.malformed(path: file.path, detail: "zip has two entries named '\(entry.name)'; a checkpoint has one of each")
+            }
+            byName[entry.name] = i
+        }
         self.byName = byName
     }
 

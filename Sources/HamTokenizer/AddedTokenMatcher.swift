@@ -158,7 +158,7 @@ struct AddedTokenMatcher: Sendable {
     private func isWordScalar(_ v: UInt32) -> Bool {
         guard let s = Unicode.Scalar(v) else { return false }
         let p = s.properties
-        if ScalarClass.isNewerThanReference(p) { return false }
+        if ScalarClass.huggingFace.isNewerThanReference(p) { return false }
         if p.isAlphabetic || p.isJoinControl { return true }
         switch p.generalCategory {
         case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:

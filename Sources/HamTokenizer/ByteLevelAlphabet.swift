@@ -59,4 +59,13 @@ enum ByteLevelAlphabet {
         for b in bytes { s.append(Unicode.Scalar(scalarOfByte[Int(b)]) ?? "\u{FFFD}") }  // all in range
         return String(s)
     }
+
+    /// The token of each byte's scalar in `vocab` (keyed by token text), -1 where it has none:
+    /// the BPE's starting symbols.
+    static func byteTokens(in vocab: ByteStringTable) -> [Int32] {
+        (0..<256).map { b in
+            let text = String(Unicode.Scalar(scalarOfByte[b]).map(Character.init) ?? "\u{FFFD}")  // all in range
+            return vocab.find(Array(text.utf8)) ?? -1
+        }
+    }
 }

@@ -9,6 +9,24 @@ struct BytePairEncoder: Sendable {
     let fuseUnknown: Bool
     /// `ignore_merges`: a piece that is itself a vocabulary token is taken whole.
     let wholePieces: ByteStringTable?
+    /// What becomes of a byte without a token. Hugging Face drops it before merging, so its
+    /// neighbours can merge across it; llama.cpp keeps it as a symbol that merges with nothing
+    /// and drops it at the end.
+    let missingBytesStayInPlace: Bool
+
+    /// The symbol of a byte without a token in llama.cpp's way: no merge has it (the merge
+    /// table's empty key is (-1, -1), so it must not be -1).
+    static let placeholder = Int32.min
+
+    init(byteTokens: [Int32], merges: MergeTable, unknownToken: Int32?, fuseUnknown: Bool,
+         wholePieces: ByteStringTable?, missingBytesStayInPlace: Bool = false) {
+        self.byteTokens = byteTokens
+        self.merges = merges
+        self.unknownToken = unknownToken
+        self.fuseUnknown = fuseUnknown
+        self.wholePieces = wholePieces
+        self.missingBytesStayInPlace = missingBytesStayInPlace
+    }
 
     /// Words up to this many symbols are merged by rescanning a flat array each step, which
     /// beats a heap for the short words that make up almost all text.
@@ -40,7 +58,11 @@ struct BytePairEncoder: Sendable {
                 ? BytePairEncoder.mergeLinear(sym, m, lookup)
                 : BytePairEncoder.mergeWithHeap(sym, m, lookup)
         }
-        out.append(contentsOf: UnsafeBufferPointer(start: sym, count: count))
+        if missingBytesStayInPlace {
+            for k in 0..<count where sym[k] != BytePairEncoder.placeholder { out.append(sym[k]) }
+        } else {
+            out.append(contentsOf: UnsafeBufferPointer(start: sym, count: count))
+        }
     }
 
     /// One symbol per byte; bytes without a token are dropped, or become the unknown token,
@@ -59,6 +81,9 @@ struct BytePairEncoder: Sendable {
                         pendingUnknown = false
                     }
                     sym[m] = id
+                    m += 1
+                } else if missingBytesStayInPlace {
+                    sym[m] = BytePairEncoder.placeholder
                     m += 1
                 } else if let unknownToken {
                     if pendingUnknown && !fuseUnknown {

@@ -8,28 +8,36 @@
 /// pieces tile the text and "find the next match" reduces to "where does the match that
 /// starts here end". A regex engine would spend most of its time rediscovering that.
 ///
+/// llama.cpp runs the same pattern as hand-written code too (`unicode_regex_split_custom_llama3`,
+/// and `_qwen2` for Qwen2's `\p{N}` in place of `\p{N}{1,3}`), which cuts the same pieces except
+/// in two ways it is configured for: its own Unicode tables, and a case-insensitive match that
+/// only folds ASCII.
+///
 /// Works on valid UTF-8 (a Swift String's bytes), at scalar granularity like Oniguruma.
 /// Sendable: the table it points at is immutable and never freed.
 struct Llama3Splitter: @unchecked Sendable {
-    /// Scalar classes from `ScalarClass.table`.
-    let table: UnsafePointer<UInt8> = ScalarClass.table
+    /// Scalar classes, from the reference's Unicode version.
+    let classes: ScalarClass
+    /// `\p{N}{1,maxDigits}`.
+    let maxDigits: Int
+    /// Whether `(?i:'s)` also matches U+017F LATIN SMALL LETTER LONG S, as Oniguruma's Unicode
+    /// case folding does.
+    let foldsLongS: Bool
 
-    /// The class and byte length of the scalar starting at `i`.
+    /// Hugging Face's.
+    init() {
+        self.init(classes: .huggingFace, maxDigits: 3, foldsLongS: true)
+    }
+
+    init(classes: ScalarClass, maxDigits: Int, foldsLongS: Bool) {
+        self.classes = classes
+        self.maxDigits = maxDigits
+        self.foldsLongS = foldsLongS
+    }
+
     @inline(__always)
     func scalar(_ p: UnsafePointer<UInt8>, _ i: Int) -> (cls: UInt8, len: Int) {
-        let b0 = p[i]
-        if b0 < 0x80 { return (table[Int(b0)], 1) }
-        if b0 < 0xE0 {
-            let v = UInt32(b0 & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F)
-            return (table[Int(v)], 2)
-        }
-        if b0 < 0xF0 {
-            let v = UInt32(b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F)
-            return (table[Int(v)], 3)
-        }
-        let v = UInt32(b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12
-            | UInt32(p[i + 2] & 0x3F) << 6 | UInt32(p[i + 3] & 0x3F)
-        return (ScalarClass.of(v), 4)
+        classes.scalar(p, i)
     }
 
     /// End (exclusive byte offset) of the piece that starts at `i` (< `n`).
@@ -38,7 +46,7 @@ struct Llama3Splitter: @unchecked Sendable {
 
         // (?i:'s|'t|'re|'ve|'m|'ll|'d). Case-insensitive matching in Oniguruma uses Unicode
         // case folding, under which U+017F LATIN SMALL LETTER LONG S is an 's'; no other
-        // scalar folds to one of these ASCII letters.
+        // scalar folds to one of these ASCII letters (nor lowercases to one, for llama.cpp).
         if b0 == UInt8(ascii: "'") && i + 1 < n {
             let b1 = p[i + 1]
             switch b1 | 0x20 {
@@ -52,7 +60,7 @@ struct Llama3Splitter: @unchecked Sendable {
             default:
                 break
             }
-            if b1 == 0xC5 && i + 2 < n && p[i + 2] == 0xBF { return i + 3 }
+            if foldsLongS && b1 == 0xC5 && i + 2 < n && p[i + 2] == 0xBF { return i + 3 }
         }
 
         let (c0, l0) = scalar(p, i)
@@ -62,7 +70,7 @@ struct Llama3Splitter: @unchecked Sendable {
         if c0 == ScalarClass.number {
             var j = i + l0
             var count = 1
-            while count < 3 && j < n {
+            while count < maxDigits && j < n {
                 let (c, l) = scalar(p, j)
                 if c != ScalarClass.number { break }
                 j += l
@@ -113,7 +121,7 @@ struct Llama3Splitter: @unchecked Sendable {
             let b = p[j]
             if b < 0x80 {
                 // The common case, an ASCII word, without the general decoder.
-                if table[Int(b)] != ScalarClass.letter { return j }
+                if classes.table[Int(b)] != ScalarClass.letter { return j }
                 j += 1
                 continue
             }

@@ -2,26 +2,40 @@ import Foundation
 import HamFiles
 import HamJSON
 
-/// A Hugging Face byte-level BPE tokenizer (the Llama 3 family) loaded from tokenizer.json.
+/// A byte-level BPE tokenizer: a Hugging Face tokenizer.json (the Llama 3 family), or the
+/// vocabulary in a GGUF file's metadata.
 ///
-/// Produces the same ids as Hugging Face `tokenizers` with `add_special_tokens=True` for the
-/// configurations it accepts; anything else is refused when loading. Safe to share between
-/// threads.
+/// From tokenizer.json it produces the same ids as Hugging Face `tokenizers` with
+/// `add_special_tokens=True`; from GGUF metadata the same ids as llama.cpp's `llama_tokenize`
+/// with `add_special = true`. Configurations either reference would treat differently are
+/// refused when loading. Safe to share between threads.
 public final class Tokenizer: Sendable {
     let definition: TokenizerDefinition
-    /// Tokens matched on the raw text and, in the gaps they leave, the `normalized` ones.
-    private let rawMatcher: AddedTokenMatcher
-    private let normalizedMatcher: AddedTokenMatcher
-    private let splitter = Llama3Splitter()
+    private let specialMatching: SpecialMatching
+    private let preTokenizer: PreTokenizer
     private let cache = SharedWordCache()
+
+    /// How added tokens are found in text before pre-tokenizing.
+    private enum SpecialMatching: Sendable {
+        /// Hugging Face: tokens matched on the raw text and, in the gaps they leave, the
+        /// `normalized` ones.
+        case huggingFace(raw: AddedTokenMatcher, normalized: AddedTokenMatcher)
+        /// llama.cpp: longest token first.
+        case llamaCpp(SpecialTokenPartition)
+    }
 
     /// Where the tokenizer came from, for messages.
     public let source: String
-    /// Every entry of `added_tokens`, in file order.
+    /// Every added token: tokenizer.json's `added_tokens`, in file order; a GGUF vocabulary's
+    /// control, user-defined and unknown tokens, by id.
     public let addedTokens: [AddedToken]
-    /// Ids the post-processor puts before / after the text when special tokens are added.
+    /// Ids put before / after the text when special tokens are added: Hugging Face's
+    /// post-processor; llama.cpp's BOS and EOS where the metadata says to add them.
     public let prefixTokenIds: [Int32]
     public let suffixTokenIds: [Int32]
+    /// The special ids a GGUF vocabulary names or llama.cpp finds by text; for tokenizer.json,
+    /// BOS from the post-processor.
+    public let specialTokenIds: SpecialTokenIds
 
     /// The largest tokenizer.json read (Llama 3's is 9 MB, Gemma's 34 MB); the parser needs
     /// several times a file's size, so a larger file is refused before it is read.
@@ -52,8 +66,23 @@ public final class Tokenizer: Sendable {
         addedTokens = definition.addedTokens
         prefixTokenIds = definition.prefix
         suffixTokenIds = definition.suffix
-        rawMatcher = AddedTokenMatcher(definition.addedTokens.filter { !$0.normalized })
-        normalizedMatcher = AddedTokenMatcher(definition.addedTokens.filter { $0.normalized })
+        specialMatching = .huggingFace(raw: AddedTokenMatcher(definition.addedTokens.filter { !$0.normalized }),
+                                       normalized: AddedTokenMatcher(definition.addedTokens.filter { $0.normalized }))
+        preTokenizer = .llama3(Llama3Splitter())
+        specialTokenIds = SpecialTokenIds(bos: definition.prefix.first)
+    }
+
+    /// Builds the tokenizer that a GGUF file's metadata describes, as llama.cpp does.
+    public init(vocabulary: TokenizerVocabulary) throws {
+        let v = try LlamaCppVocabulary(vocabulary)
+        definition = v.definition
+        source = vocabulary.source
+        addedTokens = definition.addedTokens
+        prefixTokenIds = definition.prefix
+        suffixTokenIds = definition.suffix
+        specialMatching = .llamaCpp(SpecialTokenPartition(definition.addedTokens))
+        preTokenizer = v.pre.splitter
+        specialTokenIds = v.special
     }
 
     // MARK: vocabulary
@@ -61,8 +90,8 @@ public final class Tokenizer: Sendable {
     /// One past the largest token id (the size an embedding table needs).
     public var vocabSize: Int { definition.idCount }
 
-    /// The token the post-processor puts first (`<|begin_of_text|>` for Llama 3), if any.
-    public var bosTokenId: Int32? { prefixTokenIds.first }
+    /// The beginning-of-text token (`<|begin_of_text|>` for Llama 3), if any.
+    public var bosTokenId: Int32? { specialTokenIds.bos }
 
     /// The added tokens marked special.
     public var specialTokens: [AddedToken] { addedTokens.filter(\.isSpecial) }
@@ -101,12 +130,21 @@ public final class Tokenizer: Sendable {
 
     // MARK: encoding
 
-    /// The ids of `text`, as Hugging Face's `encode(text, add_special_tokens=...)` gives them.
+    /// The ids of `text`, as Hugging Face's `encode(text, add_special_tokens=...)` or llama.cpp's
+    /// `llama_tokenize(text, add_special, parse_special)` gives them.
     ///
     /// Added tokens written in the text (e.g. "<|eot_id|>") become their ids; with
     /// `parseSpecialTokens: false` the special ones are tokenized as ordinary text instead
     /// (Hugging Face's `encode_special_tokens=True`), which is what user-typed text needs.
     public func encode(_ text: String, addSpecialTokens: Bool = true, parseSpecialTokens: Bool = true) -> [Int32] {
+        switch preTokenizer {
+        case let .llama3(splitter): return encode(text, splitter, addSpecialTokens, parseSpecialTokens)
+        case let .gpt2(splitter): return encode(text, splitter, addSpecialTokens, parseSpecialTokens)
+        }
+    }
+
+    private func encode<S: PieceSplitter>(_ text: String, _ splitter: S, _ addSpecialTokens: Bool,
+                                          _ parseSpecialTokens: Bool) -> [Int32] {
         var out: [Int32] = []
         if addSpecialTokens { out.append(contentsOf: prefixTokenIds) }
         var text = text
@@ -115,27 +153,32 @@ public final class Tokenizer: Sendable {
             out.reserveCapacity(out.count + buf.count / 3 + 8)
             cache.with { (cache: inout WordCache) in
                 if addedTokens.isEmpty {
-                    encodeOrdinary(p, 0..<buf.count, &cache, &out)
+                    encodeOrdinary(splitter, p, 0..<buf.count, &cache, &out)
                     return
                 }
                 var segments: [AddedTokenMatcher.Segment] = []
-                rawMatcher.split(p, 0..<buf.count, skipSpecial: !parseSpecialTokens, into: &segments)
                 var inner: [AddedTokenMatcher.Segment] = []
+                switch specialMatching {
+                case let .llamaCpp(partition):
+                    partition.split(p, 0..<buf.count, skipSpecial: !parseSpecialTokens, into: &segments)
+                case let .huggingFace(raw, _):
+                    raw.split(p, 0..<buf.count, skipSpecial: !parseSpecialTokens, into: &segments)
+                }
                 for segment in segments {
                     switch segment {
                     case let .token(id):
                         out.append(id)
                     case let .text(range):
-                        if normalizedMatcher.isEmpty {
-                            encodeOrdinary(p, range, &cache, &out)
+                        guard case let .huggingFace(_, normalized) = specialMatching, !normalized.isEmpty else {
+                            encodeOrdinary(splitter, p, range, &cache, &out)
                             continue
                         }
                         inner.removeAll(keepingCapacity: true)
-                        normalizedMatcher.split(p, range, skipSpecial: !parseSpecialTokens, into: &inner)
+                        normalized.split(p, range, skipSpecial: !parseSpecialTokens, into: &inner)
                         for s in inner {
                             switch s {
                             case let .token(id): out.append(id)
-                            case let .text(r): encodeOrdinary(p, r, &cache, &out)
+                            case let .text(r): encodeOrdinary(splitter, p, r, &cache, &out)
                             }
                         }
                     }
@@ -147,25 +190,27 @@ public final class Tokenizer: Sendable {
     }
 
     /// Pre-tokenize and BPE a stretch of text that holds no added tokens.
-    private func encodeOrdinary(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, _ cache: inout WordCache,
-                                _ out: inout [Int32]) {
-        let end = range.upperBound
-        var i = range.lowerBound
+    private func encodeOrdinary<S: PieceSplitter>(_ splitter: S, _ p: UnsafePointer<UInt8>, _ range: Range<Int>,
+                                                  _ cache: inout WordCache, _ out: inout [Int32]) {
+        // The splitters see the stretch as the whole text: a lookahead stops at its end.
+        let base = p + range.lowerBound
+        let end = range.count
+        var i = 0
         let encoder = definition.encoder
         encoder.byteTokens.withUnsafeBufferPointer { byteTokens in
             while i < end {
-                let e = splitter.pieceEnd(p, end, i)
+                let e = splitter.pieceEnd(base, end, i)
                 let n = e - i
-                if n == 1 && byteTokens[Int(p[i])] >= 0 {
-                    out.append(byteTokens[Int(p[i])])
+                if n == 1 && byteTokens[Int(base[i])] >= 0 {
+                    out.append(byteTokens[Int(base[i])])
                 } else if n <= WordCache.maxPieceLength {
-                    if !cache.append(p + i, n, to: &out) {
+                    if !cache.append(base + i, n, to: &out) {
                         let before = out.count
-                        encoder.encode(p + i, n, into: &out)
-                        cache.store(p + i, n, out[before...])
+                        encoder.encode(base + i, n, into: &out)
+                        cache.store(base + i, n, out[before...])
                     }
                 } else {
-                    encoder.encode(p + i, n, into: &out)
+                    encoder.encode(base + i, n, into: &out)
                 }
                 i = e
             }

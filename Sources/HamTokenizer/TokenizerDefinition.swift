@@ -101,12 +101,7 @@ struct TokenizerDefinition: Sendable {
         (prefix, suffix) = try r.readPostProcessor(r.field(root, "post_processor"), idCount: idCount)
 
         // Byte-level tokens of each single byte, for the BPE's starting point.
-        var byteTokens = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            var s: [UInt8] = []
-            s.append(contentsOf: String(Unicode.Scalar(ByteLevelAlphabet.scalarOfByte[b]) ?? "\u{FFFD}").utf8)  // all in range
-            byteTokens[b] = vocab.find(s) ?? -1
-        }
+        let byteTokens = ByteLevelAlphabet.byteTokens(in: vocab)
 
         vocabEntry = [Int32](repeating: -1, count: idCount)
         for e in 0..<vocab.count { vocabEntry[Int(vocab.values[e])] = Int32(e) }
@@ -138,6 +133,23 @@ struct TokenizerDefinition: Sendable {
 
         encoder = BytePairEncoder(byteTokens: byteTokens, merges: model_.merges, unknownToken: model_.unknownToken,
                                   fuseUnknown: model_.fuseUnknown, wholePieces: wholePieces)
+    }
+}
+
+extension TokenizerDefinition {
+    /// The tables as they are, for vocabularies read elsewhere (`LlamaCppVocabulary`).
+    init(vocab: ByteStringTable, encoder: BytePairEncoder, addedTokens: [AddedToken], prefix: [Int32], suffix: [Int32],
+         idCount: Int, pieceStart: [Int32], pieces: [UInt8], vocabEntry: [Int32], addedIndex: [Int32]) {
+        self.vocab = vocab
+        self.encoder = encoder
+        self.addedTokens = addedTokens
+        self.prefix = prefix
+        self.suffix = suffix
+        self.idCount = idCount
+        self.pieceStart = pieceStart
+        self.pieces = pieces
+        self.vocabEntry = vocabEntry
+        self.addedIndex = addedIndex
     }
 }
 
@@ -217,15 +229,7 @@ private struct Reader {
         }
     }
 
-    func quote(_ s: String) -> String {
-        let limit = 60
-        var body = ""
-        for (k, scalar) in s.unicodeScalars.enumerated() {
-            if k == limit { body += "..."; break }
-            body += scalar.escaped(asASCII: false)
-        }
-        return "\"\(body)\""
-    }
+    func quote(_ s: String) -> String { TokenizerError.quote(s) }
 
     // MARK: components that only have to be checked
 

@@ -17,6 +17,9 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
     case unknownTokenId(Int32)
     /// A feature needs a token that the tokenizer does not have.
     case missingToken(source: String, token: String, neededFor: String)
+    /// A chat template of a family hamrun does not write (`family`: llama.cpp's name for it,
+    /// nil when llama.cpp does not recognise it either).
+    case unsupportedChatTemplate(source: String, field: String, family: String?)
 
     public var description: String {
         switch self {
@@ -34,6 +37,22 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "token id \(id) is not in the tokenizer's vocabulary"
         case let .missingToken(source, token, neededFor):
             return "\(source): has no token \(token), which \(neededFor) needs"
+        case let .unsupportedChatTemplate(source, field, family):
+            let what = family.map { "a \(Self.quote($0)) template (as llama.cpp names its family)" }
+                ?? "a template of no family llama.cpp recognises"
+            return "\(source): \(field) is \(what), which hamrun does not implement; choose a format with --chat-format "
+                + ChatFormatName.allCases.map(\.rawValue).joined(separator: "|")
         }
+    }
+
+    /// A value as messages show it: quoted, escaped, cut after 60 scalars.
+    static func quote(_ s: String) -> String {
+        let limit = 60
+        var body = ""
+        for (k, scalar) in s.unicodeScalars.enumerated() {
+            if k == limit { body += "..."; break }
+            body += scalar.escaped(asASCII: false)
+        }
+        return "\"\(body)\""
     }
 }

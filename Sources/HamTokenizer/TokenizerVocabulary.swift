@@ -22,14 +22,21 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         /// Spelled so in llama.cpp and every file it writes.
         public static let separatorTokenId = "tokenizer.ggml.seperator_token_id"
         public static let paddingTokenId = "tokenizer.ggml.padding_token_id"
+        public static let fimPreTokenId = "tokenizer.ggml.fim_pre_token_id"
+        public static let fimSufTokenId = "tokenizer.ggml.fim_suf_token_id"
+        public static let fimMidTokenId = "tokenizer.ggml.fim_mid_token_id"
+        public static let fimPadTokenId = "tokenizer.ggml.fim_pad_token_id"
+        public static let fimRepTokenId = "tokenizer.ggml.fim_rep_token_id"
+        public static let fimSepTokenId = "tokenizer.ggml.fim_sep_token_id"
         public static let addBOS = "tokenizer.ggml.add_bos_token"
         public static let addEOS = "tokenizer.ggml.add_eos_token"
         public static let chatTemplate = "tokenizer.chat_template"
 
         /// Every key above, for readers that copy them all.
         public static let all = [model, pre, tokens, tokenTypes, merges, bosTokenId, eosTokenId, eotTokenId,
-                                 eomTokenId, unknownTokenId, separatorTokenId, paddingTokenId, addBOS, addEOS,
-                                 chatTemplate]
+                                 eomTokenId, unknownTokenId, separatorTokenId, paddingTokenId, fimPreTokenId,
+                                 fimSufTokenId, fimMidTokenId, fimPadTokenId, fimRepTokenId, fimSepTokenId, addBOS,
+                                 addEOS, chatTemplate]
     }
 
     /// llama.cpp's `llama_token_type`, the values of `tokenizer.ggml.token_type`.
@@ -56,6 +63,13 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public var unknownTokenId: Int?
     public var separatorTokenId: Int?
     public var paddingTokenId: Int?
+    /// The fill-in-the-middle tokens (llama.cpp finds them by text when these are absent).
+    public var fimPreTokenId: Int?
+    public var fimSufTokenId: Int?
+    public var fimMidTokenId: Int?
+    public var fimPadTokenId: Int?
+    public var fimRepTokenId: Int?
+    public var fimSepTokenId: Int?
     /// `tokenizer.ggml.add_bos_token` / `add_eos_token`.
     public var addBOS: Bool?
     public var addEOS: Bool?
@@ -65,7 +79,9 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public init(source: String, model: String? = nil, pre: String? = nil, tokens: [String]? = nil,
                 tokenTypes: [Int]? = nil, merges: [String]? = nil, bosTokenId: Int? = nil, eosTokenId: Int? = nil,
                 eotTokenId: Int? = nil, eomTokenId: Int? = nil, unknownTokenId: Int? = nil,
-                separatorTokenId: Int? = nil, paddingTokenId: Int? = nil, addBOS: Bool? = nil, addEOS: Bool? = nil,
+                separatorTokenId: Int? = nil, paddingTokenId: Int? = nil, fimPreTokenId: Int? = nil,
+                fimSufTokenId: Int? = nil, fimMidTokenId: Int? = nil, fimPadTokenId: Int? = nil,
+                fimRepTokenId: Int? = nil, fimSepTokenId: Int? = nil, addBOS: Bool? = nil, addEOS: Bool? = nil,
                 chatTemplate: String? = nil) {
         self.source = source
         self.model = model
@@ -80,6 +96,12 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         self.unknownTokenId = unknownTokenId
         self.separatorTokenId = separatorTokenId
         self.paddingTokenId = paddingTokenId
+        self.fimPreTokenId = fimPreTokenId
+        self.fimSufTokenId = fimSufTokenId
+        self.fimMidTokenId = fimMidTokenId
+        self.fimPadTokenId = fimPadTokenId
+        self.fimRepTokenId = fimRepTokenId
+        self.fimSepTokenId = fimSepTokenId
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.chatTemplate = chatTemplate

@@ -37,7 +37,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
         self.options = options
         let instance = try VulkanInstance(validation: options.validation, synchronizationValidation: options.synchronizationValidation)
         let physical = try instance.physicalDevices()
-        guard !physical.isEmpty else { throw VulkanError.noDevice }
+        guard !physical.isEmpty else { throw VulkanError.noDevice.blamingDriverList() }
         let devices = physical.enumerated().map { VulkanDeviceInfo(index: $0.offset, device: $0.element, instance: instance) }
         let chosen: VulkanDeviceInfo
         if let index = options.device {

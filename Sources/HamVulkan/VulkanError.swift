@@ -24,6 +24,9 @@ public enum VulkanError: Error, CustomStringConvertible, Equatable {
     case invalidShader(String)
     /// An op was asked for a shape or layout the kernels do not handle.
     case unsupported(String)
+    /// The loader was pointed at driver manifests (`VK_ICD_FILENAMES=...`) and none of them gave
+    /// a device; the loader itself reports that as anything from no device to out of memory.
+    case driverListUnusable(variable: String, value: String, failure: String)
 
     public var description: String {
         switch self {
@@ -52,6 +55,9 @@ public enum VulkanError: Error, CustomStringConvertible, Equatable {
             "the embedded SPIR-V of kernel '\(name)' is damaged; rebuild hamrun"
         case .unsupported(let detail):
             "vulkan backend: \(detail)"
+        case .driverListUnusable(let variable, let value, let failure):
+            "no usable Vulkan driver in \(variable)=\(value) (\(failure)); is every file it lists an existing driver manifest (a JSON file "
+                + "with an ICD section)? Unset it to use the installed drivers, or use --backend cpu"
         }
     }
 }
@@ -98,5 +104,24 @@ func check(_ result: VkResult, _ function: String, device: String = "the device"
     case VK_ERROR_OUT_OF_HOST_MEMORY: throw VulkanError.outOfHostMemory
     case VK_ERROR_DEVICE_LOST: throw VulkanError.deviceLost(device: device)
     default: throw VulkanError.call(function: function, result: result.rawValue)
+    }
+}
+
+extension VulkanError {
+    /// The environment variables that replace the loader's list of drivers.
+    static let driverListVariables = ["VK_ICD_FILENAMES", "VK_DRIVER_FILES"]
+
+    /// This error, said as what it most likely is when the user replaced the driver list: a
+    /// broken `VK_ICD_FILENAMES` makes the loader fail in ways that name no file.
+    public func blamingDriverList() -> VulkanError {
+        let environment = ProcessInfo.processInfo.environment
+        guard let variable = Self.driverListVariables.first(where: { !(environment[$0] ?? "").isEmpty }),
+              let value = environment[variable] else { return self }
+        switch self {
+        case .noDevice: return .driverListUnusable(variable: variable, value: value, failure: "the loader found no device")
+        case .outOfHostMemory: return .driverListUnusable(variable: variable, value: value, failure: "the loader reported VK_ERROR_OUT_OF_HOST_MEMORY")
+        case .call(let function, let result): return .driverListUnusable(variable: variable, value: value, failure: "\(function) failed: \(vulkanResultName(result))")
+        default: return self
+        }
     }
 }

@@ -92,9 +92,13 @@ final class VulkanInstance: @unchecked Sendable {
         }
         guard result == VK_SUCCESS, let instance else {
             logReference.release()
-            if result == VK_ERROR_INCOMPATIBLE_DRIVER { throw VulkanError.noDevice }
-            try check(result, "vkCreateInstance")
-            throw VulkanError.call(function: "vkCreateInstance", result: result.rawValue)
+            if result == VK_ERROR_INCOMPATIBLE_DRIVER { throw VulkanError.noDevice.blamingDriverList() }
+            do {
+                try check(result, "vkCreateInstance")
+            } catch let error as VulkanError {
+                throw error.blamingDriverList()
+            }
+            throw VulkanError.call(function: "vkCreateInstance", result: result.rawValue).blamingDriverList()
         }
         handle = instance
         do {
@@ -142,11 +146,15 @@ final class VulkanInstance: @unchecked Sendable {
 
     /// The physical devices, in the loader's order (the order `--device N` counts in).
     func physicalDevices() throws -> [VkPhysicalDevice] {
-        var count: UInt32 = 0
-        try check(functions.enumeratePhysicalDevices(handle, &count, nil), "vkEnumeratePhysicalDevices")
-        guard count > 0 else { return [] }
-        var devices = [VkPhysicalDevice?](repeating: nil, count: Int(count))
-        try check(functions.enumeratePhysicalDevices(handle, &count, &devices), "vkEnumeratePhysicalDevices")
-        return devices.prefix(Int(count)).compactMap { $0 }
+        do {
+            var count: UInt32 = 0
+            try check(functions.enumeratePhysicalDevices(handle, &count, nil), "vkEnumeratePhysicalDevices")
+            guard count > 0 else { return [] }
+            var devices = [VkPhysicalDevice?](repeating: nil, count: Int(count))
+            try check(functions.enumeratePhysicalDevices(handle, &count, &devices), "vkEnumeratePhysicalDevices")
+            return devices.prefix(Int(count)).compactMap { $0 }
+        } catch let error as VulkanError {
+            throw error.blamingDriverList()
+        }
     }
 }

@@ -20,13 +20,13 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "System message.")
     var system: String?
 
-    @Option(name: .customLong("chat-format"), help: "plain, llama3 or llama32 (default: from the model's tokenizer_config.json).")
-    var chatFormat: ChatFormatChoice?
+    @Option(name: .customLong("chat-format"), help: "plain, chatml, llama3 or llama32 (default: the family of the model's chat template).")
+    var chatFormat: ChatFormatName?
 
     func validate() throws { try generation.check() }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         let formatter = try text.chatFormatter(chatFormat)

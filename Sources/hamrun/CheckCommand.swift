@@ -25,7 +25,7 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Run with the Khronos validation layer (and synchronization validation) when installed.")
     var validation = false
 
-    @Option(help: "Random seed (default: the time).")
+    @Option(parsing: .unconditional, help: "Random seed (default: the time).")
     var seed: UInt64?
 
     @Flag(name: .customLong("failures-only"), help: "Print only failed checks and the summary.")
@@ -82,7 +82,7 @@ struct CheckCommand: ParsableCommand {
     /// Every case of a reference file on the chosen backend, one line each.
     private func checkReference(_ path: String, model: String) throws {
         let cases = try ReferenceCases.load(path: path).cases
-        let directory = try ModelDirectory(path: model)
+        let directory = try ModelFiles(path: model)
         let backend = try backendOptions.resolve(validation: validation)
         var failed = 0
         var backendName = ""

@@ -4,6 +4,7 @@ import HamCore
 import HamCPU
 import HamConvert
 import HamLoad
+import HamTokenizer
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,8 +29,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "System message for --chat.")
     var system: String?
 
-    @Option(name: .customLong("chat-format"), help: "plain, llama3 or llama32 (default: from the model's tokenizer_config.json).")
-    var chatFormat: ChatFormatChoice?
+    @Option(name: .customLong("chat-format"), help: "plain, chatml, llama3 or llama32 (default: the family of the model's chat template).")
+    var chatFormat: ChatFormatName?
 
     func validate() throws {
         if prompt == nil && promptIds == nil { throw ValidationError("give --prompt TEXT or --prompt-ids 1,2,3") }
@@ -40,7 +41,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try modelOptions.loadDirectory()
+        let directory = try modelOptions.openModel()
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         var options = generation.options(for: directory, mode: mode)
@@ -75,25 +76,25 @@ struct GenerateCommand: ParsableCommand {
 
 /// Flags that shape a generation: shared by generate and chat.
 struct GenerationFlags: ParsableArguments {
-    @Option(name: .customLong("max-tokens"), help: "Most tokens to generate.")
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Most tokens to generate.")
     var maxTokens = 128
 
-    @Option(help: "Stop a macro step when 1 - p_stop < C. Default: the model's recommended value, else 0.9.")
+    @Option(parsing: .unconditional, help: "Stop a macro step when 1 - p_stop < C. Default: the model's recommended value, else 0.9.")
     var confidence: Double?
 
     @Option(help: "hamburger (macro and micro steps) or base (one token per forward). Default: hamburger when the model has its modules.")
     var mode: GenerationMode?
 
-    @Option(help: "Sampling temperature; 0 is greedy.")
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.")
     var temperature: Double = 0
 
-    @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0: all).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample from the k most likely tokens (0: all).")
     var topK = 0
 
-    @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Sample from the smallest set of tokens whose probability reaches p.")
     var topP = 1.0
 
-    @Option(help: "Random seed for sampling.")
+    @Option(parsing: .unconditional, help: "Random seed for sampling.")
     var seed: UInt64 = 0
 
     func check() throws {
@@ -108,7 +109,7 @@ struct GenerationFlags: ParsableArguments {
         SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)
     }
 
-    func options(for directory: ModelDirectory, mode: GenerationMode) -> GenerationOptions {
+    func options(for directory: ModelFiles, mode: GenerationMode) -> GenerationOptions {
         GenerationOptions(
             maxTokens: maxTokens,
             confidence: confidence ?? directory.config.hamburger?.confidence ?? ModelConfig.defaultConfidence,

@@ -7,7 +7,7 @@ import HamLoad
 
 /// Where the model comes from and what runs it: shared by generate, chat and bench.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model directory (config.json, model.safetensors, tokenizer.json). Default: the model embedded in the repository.")
+    @Option(help: "Model directory (config.json, model.safetensors, tokenizer.json) or GGUF file. Default: the model embedded in the repository.")
     var model: String?
 
     @OptionGroup var backendOptions: BackendOptions
@@ -21,20 +21,20 @@ struct ModelOptions: ParsableArguments {
             .deletingLastPathComponent().appendingPathComponent("Models/shakespeare-hamburger").path
     }
 
-    func loadDirectory() throws -> ModelDirectory {
+    func openModel() throws -> ModelFiles {
         logging.bootstrap()
         guard let path = model else {
             let embedded = Self.embeddedModelPath
             guard FileManager.default.fileExists(atPath: embedded) else {
                 throw CLIError("no --model given and the embedded model is missing at \(embedded)")
             }
-            return try ModelDirectory(path: embedded)
+            return try ModelFiles(path: embedded)
         }
-        return try ModelDirectory(path: path)
+        return try ModelFiles(path: path)
     }
 
     /// The graph of `directory` in `mode` on the chosen backend.
-    func makeGraph(_ directory: ModelDirectory, mode: GenerationMode) throws -> InferenceGraph {
+    func makeGraph(_ directory: ModelFiles, mode: GenerationMode) throws -> InferenceGraph {
         switch try backendOptions.resolve() {
         case .cpu(let cpu):
             return try HAMburgerGraph(model: directory, backend: cpu, mode: mode)
@@ -53,7 +53,7 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 /// The mode to run: the one asked for, else HAMburger when the model has its modules.
-func resolveMode(_ asked: GenerationMode?, _ directory: ModelDirectory) throws -> GenerationMode {
+func resolveMode(_ asked: GenerationMode?, _ directory: ModelFiles) throws -> GenerationMode {
     let mode = asked ?? (directory.isHAMburger ? .hamburger : .base)
     if mode == .hamburger && !directory.isHAMburger {
         throw GenerationError.notHAMburger(path: directory.path)

@@ -11,21 +11,30 @@ import HamTokenizer
 /// Text in and out of token ids for a model directory, and its chat format.
 struct TextCodec {
     let tokenizer: Tokenizer?
-    let directory: ModelDirectory
+    let directory: ModelFiles
 
-    init(directory: ModelDirectory) throws {
+    init(directory: ModelFiles) throws {
         self.directory = directory
-        tokenizer = try directory.tokenizerPath.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) }
+        switch directory.tokenizer {
+        case .json(let path):
+            tokenizer = try Tokenizer(contentsOf: URL(fileURLWithPath: path))
+        case .gguf(let file):
+            tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(gguf: file))
+        case nil:
+            tokenizer = nil
+        }
     }
 
     func requireTokenizer() throws -> Tokenizer {
         guard let tokenizer else {
-            throw CLIError("\(directory.path): no tokenizer.json, so text prompts cannot be encoded; use --prompt-ids")
+            let missing = InputFile.isDirectory(directory.path) ? "no tokenizer.json" : "no tokenizer metadata (tokenizer.ggml.model)"
+            throw CLIError("\(directory.path): \(missing), so text prompts cannot be encoded; use --prompt-ids")
         }
         return tokenizer
     }
 
-    /// Plain text, with BOS as the tokenizer's post-processor adds it.
+    /// Plain text, with BOS where the tokenizer adds it (tokenizer.json's post-processor, a
+    /// GGUF's `tokenizer.ggml.add_bos_token`).
     func encode(_ text: String) throws -> [Int32] {
         try requireTokenizer().encode(text)
     }
@@ -48,29 +57,42 @@ struct TextCodec {
         mutating func finish() -> String { decoder?.finish() ?? "" }
     }
 
-    /// The chat format that fits the model: the Llama 3 instruct formats when its
-    /// tokenizer_config.json has a chat template (with the Llama 3.2 date preamble when the
-    /// template writes one), plain text continuation otherwise (the embedded model).
-    func chatFormatter(_ requested: ChatFormatChoice?) throws -> ChatFormatter {
+    /// The chat format `--chat-format` names, else the one the model's chat template writes
+    /// (HamTokenizer's `ChatTemplate`, which recognises its family as llama.cpp does), else,
+    /// with no template, plain text continuation (the embedded model).
+    func chatFormatter(_ requested: ChatFormatName?) throws -> ChatFormatter {
         let tokenizer = try requireTokenizer()
-        switch try requested ?? defaultChatFormat() {
-        case .plain: return try ChatFormatter(tokenizer: tokenizer, format: .plainText)
-        case .llama3: return try ChatFormatter(tokenizer: tokenizer, format: .llama3)
-        case .llama32: return try ChatFormatter(tokenizer: tokenizer, format: .llama32(date: Self.today()))
+        let format: ChatFormat
+        switch requested {
+        case nil:
+            let template = try chatTemplate()
+            format = try ChatTemplate.format(template?.text, source: template?.source ?? directory.path,
+                                             field: template?.field ?? "chat_template", date: Self.today())
+        case .chatml?:
+            // The template is read only for its default system message.
+            format = ChatTemplate.format(named: .chatml, template: try chatTemplate()?.text, date: Self.today())
+        case let name?:
+            format = ChatTemplate.format(named: name, template: nil, date: Self.today())
         }
+        return try ChatFormatter(tokenizer: tokenizer, format: format)
     }
 
-    /// A tokenizer_config.json that is present but unreadable is an error: falling back to plain
-    /// text would chat with an instruct model in the wrong format without a word.
-    private func defaultChatFormat() throws -> ChatFormatChoice {
+    /// The chat template: a GGUF's `tokenizer.chat_template`, a directory's tokenizer_config.json
+    /// `chat_template`. A tokenizer_config.json that is present but unreadable is an error:
+    /// falling back to plain text would chat with an instruct model in the wrong format without
+    /// a word.
+    private func chatTemplate() throws -> (text: String, source: String, field: String)? {
+        if case .gguf(let file) = directory.tokenizer {
+            let key = TokenizerVocabulary.Key.chatTemplate
+            return try file.string(key).map { ($0, file.path, key) }
+        }
         let path = (directory.path as NSString).appendingPathComponent("tokenizer_config.json")
-        guard InputFile.exists(path) else { return .plain }
+        guard InputFile.exists(path) else { return nil }
         let config = try withLoadErrors { try JSONDocument(readFile(path, limit: jsonFileLimit), source: path).root }
         // A template given as a list of named templates (older Hugging Face files) has no
         // single default here; such models get plain text unless --chat-format says otherwise.
-        guard let template = try withLoadErrors({ try config.object()["chat_template"]?.stringValue }) else { return .plain }
-        if !template.contains("<|start_header_id|>") { return .plain }
-        return template.contains("Cutting Knowledge Date") ? .llama32 : .llama3
+        guard let template = try withLoadErrors({ try config.object()["chat_template"]?.stringValue }) else { return nil }
+        return (template, path, "chat_template")
     }
 
     /// "27 Nov 2026", the way the Llama 3.2 template writes today's date.
@@ -82,6 +104,4 @@ struct TextCodec {
     }
 }
 
-enum ChatFormatChoice: String, CaseIterable, ExpressibleByArgument {
-    case plain, llama3, llama32
-}
+extension ChatFormatName: ExpressibleByArgument {}

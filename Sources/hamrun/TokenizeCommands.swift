@@ -3,13 +3,15 @@ import Foundation
 import HamCore
 import HamCPU
 import HamConvert
+import HamFiles
 import HamJSON
 import HamLoad
 import HamTokenizer
 
-/// `--model DIR` or `--tokenizer FILE`, shared by the tokenizer commands.
+/// `--model DIR|FILE.gguf` or `--tokenizer FILE`, shared by the tokenizer commands.
 struct TokenizerLocation: ParsableArguments {
-    @Option(name: .customLong("model"), help: ArgumentHelp("Model directory; its tokenizer.json is used.", valueName: "dir"))
+    @Option(name: .customLong("model"),
+            help: ArgumentHelp("Model directory (its tokenizer.json is used) or GGUF file (its tokenizer metadata).", valueName: "path"))
     var model: String?
 
     @Option(name: .customLong("tokenizer"), help: ArgumentHelp("A Hugging Face tokenizer.json file.", valueName: "file"))
@@ -22,12 +24,19 @@ struct TokenizerLocation: ParsableArguments {
         switch (model, tokenizer) {
         case let (nil, file?):
             url = URL(fileURLWithPath: file)
-        case let (dir?, nil):
-            url = URL(fileURLWithPath: dir).appendingPathComponent("tokenizer.json")
+        case let (path?, nil):
+            if InputFile.exists(path) && !InputFile.isDirectory(path) {
+                let file = try GGUFFile(path: path)
+                guard file.contains(key: TokenizerVocabulary.Key.model) else {
+                    throw CLIError("\(path): no tokenizer metadata (tokenizer.ggml.model)")
+                }
+                return try Tokenizer(vocabulary: TokenizerVocabulary(gguf: file))
+            }
+            url = URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json")
         case (_?, _?):
             throw CLIError("give --model or --tokenizer, not both")
         case (nil, nil):
-            throw CLIError("give --model DIR or --tokenizer FILE")
+            throw CLIError("give --model PATH or --tokenizer FILE")
         }
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw CLIError("\(url.path): no such file")
@@ -42,7 +51,9 @@ struct TokenizeCommand: ParsableCommand {
         abstract: "Print the token ids of the text on standard input.",
         discussion: """
             Prints a JSON array of ids, as Hugging Face tokenizers gives them with \
-            add_special_tokens=True (so Llama 3 ids start with <|begin_of_text|>). The text is \
+            add_special_tokens=True (so Llama 3 ids start with <|begin_of_text|>), or for a GGUF \
+            model as llama.cpp's llama_tokenize gives them with add_special and parse_special \
+            (BOS only where tokenizer.ggml.add_bos_token says so). The text is \
             all of standard input, exactly, including any final newline. With --jsonl every \
             input line is a JSON string and every output line the id array of that string.
             """)

@@ -33,7 +33,7 @@ struct CheckpointConverterTests {
             #expect(copied != nil && copied == original, "\(name)")
         }
         // The runtime's loader accepts it as a HAMburger model.
-        let model = try ModelDirectory(path: out)
+        let model = try ModelFiles(path: out)
         #expect(model.isHAMburger)
         #expect(model.eosTokenIds == [1023])
         // Only the finished directory is left.
@@ -84,7 +84,7 @@ struct CheckpointConverterTests {
                                          base: (F.otherShapes as NSString).appendingPathComponent("base"), into: dir)
         try F.verify(out, against: try F.expected(F.otherShapes))
         #expect(summary.hamburger.maxSteps == 3)
-        let model = try ModelDirectory(path: out)
+        let model = try ModelFiles(path: out)
         #expect(model.config.vocabSize == 777)
         #expect(model.weights.contains("lm_head.weight"))
         #expect(model.weights.dtype(of: "comp_embedder.merger.pos") == .f16)
@@ -103,7 +103,7 @@ struct CheckpointConverterTests {
         for (i, (checkpoint, base)) in fixtures.enumerated() {
             let out = (dir as NSString).appendingPathComponent("out\(i)")
             _ = try CheckpointConverter.convert(checkpoint: checkpoint, base: base, output: out)
-            _ = try HAMburgerGraph(model: try ModelDirectory(path: out), backend: CPUBackend(threads: 1), mode: .hamburger)
+            _ = try HAMburgerGraph(model: try ModelFiles(path: out), backend: CPUBackend(threads: 1), mode: .hamburger)
         }
     }
 
@@ -164,6 +164,59 @@ struct CheckpointConverterTests {
         let packed = (dir as NSString).appendingPathComponent("nopickle.ckpt")
         try F.repack(F.referenceCheckpoint, to: packed) { name, data in name.hasSuffix("data.pkl") ? nil : (name, data) }
         #expect(try F.failure(checkpoint: packed).contains("data.pkl"))
+    }
+
+    /// The reference checkpoint with its data.pkl replaced by `pickle`.
+    private func withPickle(_ pickle: [UInt8], in dir: String) throws -> String {
+        let packed = (dir as NSString).appendingPathComponent("pickle-\(UUID().uuidString).ckpt")
+        try F.repack(F.referenceCheckpoint, to: packed) { name, data in name.hasSuffix("data.pkl") ? (name, Data(pickle)) : (name, data) }
+        return packed
+    }
+
+    private static func short(_ text: String) -> [UInt8] { [0x8C, UInt8(text.utf8.count)] + Array(text.utf8) }
+
+    /// A pickle nested 50,000 deep must not overflow the stack when its values are freed, on
+    /// the error path and after a successful read alike; nested tuples are refused.
+    @Test func deeplyNestedPickles() throws {
+        let dir = try F.scratch()
+        defer { F.remove(dir) }
+        let depth = 50_000
+        let lists = [UInt8](repeating: 0x5D, count: depth) + [UInt8](repeating: 0x61, count: depth - 1)
+        // {'state_dict': {}, 'deep': [[[...]]]}: read, then no tensors to convert.
+        let inDict: [UInt8] = [0x80, 0x02, 0x7D, 0x28] + Self.short("state_dict") + [0x7D] + Self.short("deep") + lists + [0x75, 0x2E]
+        let m = try F.failure(checkpoint: try withPickle(inDict, in: dir))
+        #expect(m.contains("state_dict has no"), "\(m)")
+        // [[[...]]] at the top: refused after reading.
+        #expect(try F.failure(checkpoint: try withPickle([0x80, 0x02] + lists + [0x2E], in: dir)).contains("holds a list"))
+        // Dicts inside dicts, built the way pickle builds them.
+        var dicts: [UInt8] = [0x80, 0x02]
+        for _ in 0..<depth { dicts += [0x7D] + Self.short("k") }
+        dicts += [0x4E] + [UInt8](repeating: 0x73, count: depth) + [0x2E]
+        #expect(try F.failure(checkpoint: try withPickle(dicts, in: dir)).contains("no 'state_dict'"))
+        // ((((...)))): refused while reading.
+        let tuples: [UInt8] = [0x80, 0x02, 0x29] + [UInt8](repeating: 0x85, count: depth) + [0x2E]
+        #expect(try F.failure(checkpoint: try withPickle(tuples, in: dir)).contains("nested deeper than 1000 levels"))
+    }
+
+    /// Two zip entries of one name: different readers take different ones (the second, zeroed,
+    /// storage made the output "!!!!!!"), so the checkpoint is refused.
+    @Test func zipEntryNamedTwice() throws {
+        let dir = try F.scratch()
+        defer { F.remove(dir) }
+        let packed = (dir as NSString).appendingPathComponent("twice.ckpt")
+        let input = try Archive(url: URL(fileURLWithPath: F.referenceCheckpoint), accessMode: .read)
+        let output = try Archive(url: URL(fileURLWithPath: packed), accessMode: .create)
+        for entry in input {
+            var data = Data()
+            _ = try input.extract(entry) { data.append($0) }
+            let copies = entry.path == "hamburger/data/0" ? [data, Data(count: data.count)] : [data]
+            for contents in copies {
+                try output.addEntry(with: entry.path, type: .file, uncompressedSize: Int64(contents.count), compressionMethod: .none) { position, size in
+                    contents.subdata(in: Int(position)..<(Int(position) + size))
+                }
+            }
+        }
+        #expect(try F.failure(checkpoint: packed).contains("two entries named 'hamburger/data/0'"))
     }
 
     @Test func pickleWithoutStateDict() throws {

@@ -15,7 +15,7 @@ import Testing
         let plain = dir + "/plain", typed = dir + "/typed"
         _ = try CheckpointConverter.convert(checkpoint: F.referenceCheckpoint, base: F.referenceBase, output: plain)
         let summary = try CheckpointConverter.convert(checkpoint: F.referenceCheckpoint, base: F.referenceBase, output: typed, dtype: dtype)
-        let a = try ModelDirectory(path: plain), b = try ModelDirectory(path: typed)
+        let a = try ModelFiles(path: plain), b = try ModelFiles(path: typed)
         var bytes = 0
         for (name, shape) in TensorLayout.expected(for: a.config) {
             let original = try a.weights.tensor(name, shape: shape), stored = try b.weights.tensor(name, shape: shape)

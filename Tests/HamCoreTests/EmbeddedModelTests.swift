@@ -16,12 +16,12 @@ import HamCPU
         (try? ReferenceCases.load(path: fixture.appendingPathComponent("expected.json").path).cases) ?? []
 
     static func generator(_ mode: GenerationMode) throws -> Generator {
-        let directory = try ModelDirectory(path: model.path)
+        let directory = try ModelFiles(path: model.path)
         return Generator(graph: try HAMburgerGraph(model: directory, backend: CPUBackend(), mode: mode))
     }
 
     @Test func fixtureCoversTheRecommendedConfidence() throws {
-        let config = try ModelDirectory(path: Self.model.path).config
+        let config = try ModelFiles(path: Self.model.path).config
         let recommended = try #require(config.hamburger?.confidence)
         #expect(Self.cases.filter(\.isBase).count >= 6)
         #expect(Self.cases.contains { !$0.isBase && $0.confidence == recommended })
@@ -50,7 +50,7 @@ import HamCPU
     @Test func heldOutPromptsAverageMoreThan1Point2TokensPerStep() throws {
         let heldOut = try JSONDecoder().decode(
             HeldOut.self, from: Data(contentsOf: Self.fixture.appendingPathComponent("heldout.json")))
-        let directory = try ModelDirectory(path: Self.model.path)
+        let directory = try ModelFiles(path: Self.model.path)
         let confidence = try #require(directory.config.hamburger?.confidence)
         #expect(confidence == heldOut.recommendedConfidence)
         let maxSteps = directory.config.hamburger?.maxSteps ?? 4

@@ -12,6 +12,7 @@ enum Fixtures {
     static let root = repositoryRoot.appendingPathComponent("Tests/Fixtures")
     static let tiny = root.appendingPathComponent("tiny-hamburger-ref")
     static let tinyBase = tiny.appendingPathComponent("base")
+    static let gguf = root.appendingPathComponent("gguf")
 
     /// The tiny HAMburger model as a model directory: the reference checkpoint converted once
     /// per test process by `hamrun convert`'s converter.

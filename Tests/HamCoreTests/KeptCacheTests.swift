@@ -12,7 +12,7 @@ import HamCPU
     let turn: [Int32] = [332, 328, 268, 597]
 
     @Test func baseModeAppendingEqualsPrefillingEverything() throws {
-        let model = try ModelDirectory(path: Fixtures.tinyBase.path)
+        let model = try ModelFiles(path: Fixtures.tinyBase.path)
         let options = GenerationOptions(maxTokens: 9, mode: .base)
         let kept = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(threads: 1), mode: .base))
         let first = try kept.generate(prompt: prompt, options: options)
@@ -26,7 +26,7 @@ import HamCPU
 
     /// In HAMburger mode the previous reply's last step enters the cache merged, as a macro step.
     @Test func hamburgerAppendingFeedsTheLastStepMerged() throws {
-        let model = try ModelDirectory(path: try Fixtures.tinyHAMburgerDirectory())
+        let model = try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory())
         let options = GenerationOptions(maxTokens: 10, confidence: 0.3, mode: .hamburger)
         let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(threads: 1), mode: .hamburger))
         let first = try generator.generate(prompt: prompt, options: options)

@@ -149,7 +149,7 @@ import HamCPU
     }
 
     private func load(_ directory: String) throws {
-        let model = try ModelDirectory(path: directory)
+        let model = try ModelFiles(path: directory)
         _ = try HAMburgerGraph(model: model, backend: CPUBackend(threads: 1), mode: model.isHAMburger ? .hamburger : .base)
     }
 
@@ -262,6 +262,6 @@ import HamCPU
 
     @Test func notADirectory() throws {
         let path = try write("file", [0])
-        expectError({ if case .unreadable = $0 { true } else { false } }) { _ = try ModelDirectory(path: path) }
+        expectError({ if case .unreadable = $0 { true } else { false } }) { _ = try ModelFiles(path: path) }
     }
 }

@@ -79,7 +79,7 @@ import Testing
 
     /// A copy of `model` with every tensor decoded to f32.
     static func dequantizedCopy(of model: String) throws -> String {
-        let source = try ModelDirectory(path: model)
+        let source = try ModelFiles(path: model)
         let path = ScratchDirectory.root + "dequantized-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: model + "/config.json", toPath: path + "/config.json")
@@ -100,7 +100,7 @@ import Testing
         let summary = try Quantizer.quantize(model: try Self.model.get(), output: output, to: type)
         #expect((summary.converted[type] ?? 0) > 10)
         #expect(summary.bytesAfter < summary.bytesBefore / 2)
-        let model = try ModelDirectory(path: output)
+        let model = try ModelFiles(path: output)
         #expect(try model.weights.tensor("model.layers.2.mlp.up_proj.weight", shape: [512, 256]).dtype == type)
         #expect(try model.weights.tensor("model.norm.weight", shape: [256]).dtype == .bf16)
 
@@ -110,7 +110,7 @@ import Testing
         for (mode, options) in [(GenerationMode.base, GenerationOptions(maxTokens: 12, mode: .base)),
                                 (.hamburger, GenerationOptions(maxTokens: 16, confidence: 0.3))] {
             func run(_ path: String) throws -> [[Int32]] {
-                let graph = try HAMburgerGraph(model: try ModelDirectory(path: path), backend: CPUBackend(threads: 2), mode: mode)
+                let graph = try HAMburgerGraph(model: try ModelFiles(path: path), backend: CPUBackend(threads: 2), mode: mode)
                 return try Generator(graph: graph).generate(prompt: prompt, options: options).steps
             }
             #expect(try run(output) == run(copy), "\(type) \(mode)")
@@ -121,13 +121,13 @@ import Testing
         let f32 = ScratchDirectory.root + "plan-f32-\(UUID().uuidString)"
         try RandomModel.write(config: RandomModel.Shape.tiny.config, dtype: .f32, seed: 3, to: f32)
         defer { try? FileManager.default.removeItem(atPath: f32) }
-        let source = try ModelDirectory(path: f32)
+        let source = try ModelFiles(path: f32)
         for target in [DType.bf16, .f16] {
             let output = f32 + "-\(target)"
             defer { try? FileManager.default.removeItem(atPath: output) }
             let summary = try Quantizer.quantize(model: f32, output: output, to: target)
             #expect(summary.kept == 0 && summary.bytesAfter == summary.bytesBefore / 2)
-            let narrowed = try ModelDirectory(path: output)
+            let narrowed = try ModelFiles(path: output)
             for (name, shape) in TensorLayout.expected(for: source.config) {
                 let t = try narrowed.weights.tensor(name, shape: shape)
                 #expect(t.dtype == target, "\(name)")
@@ -141,7 +141,7 @@ import Testing
         let path = ScratchDirectory.root + "plan-huge-\(UUID().uuidString)"
         try RandomModel.write(config: RandomModel.Shape.tiny.config, dtype: .f32, seed: 3, to: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let source = try ModelDirectory(path: path)
+        let source = try ModelFiles(path: path)
         var tensors = try TensorLayout.expected(for: source.config).map { (name: $0.name, tensor: try source.weights.tensor($0.name, shape: $0.shape)) }
         let index = try #require(tensors.firstIndex { $0.name == "model.layers.5.mlp.up_proj.weight" })
         var values = tensors[index].tensor.floats()

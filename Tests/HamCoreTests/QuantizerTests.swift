@@ -29,8 +29,8 @@ import HamCPU
         #expect(summary.quantized > 100)
         #expect(summary.bytesAfter < summary.bytesBefore / 2 + summary.bytesBefore / 8)
 
-        let model = try ModelDirectory(path: output)
-        let original = try ModelDirectory(path: source)
+        let model = try ModelFiles(path: output)
+        let original = try ModelFiles(path: source)
         #expect(model.config == original.config)
         let q = try model.weights.tensor("model.layers.0.self_attn.q_proj.weight", shape: [128, 128])
         #expect(q.dtype == .q8_0)

@@ -19,7 +19,7 @@ import HamCPU
     @Test(arguments: cases.indices.filter { !cases[$0].isBase })
     func hamburgerCase(index: Int) throws {
         let c = Self.cases[index]
-        let model = try ModelDirectory(path: try Fixtures.tinyHAMburgerDirectory())
+        let model = try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory())
         let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .hamburger))
         for difference in try ReferenceCases.differences(c, generator: generator) {
             Issue.record("case \(index) \(c.label): \(difference)")
@@ -29,7 +29,7 @@ import HamCPU
     @Test(arguments: cases.indices.filter { cases[$0].isBase })
     func baseCase(index: Int) throws {
         let c = Self.cases[index]
-        let model = try ModelDirectory(path: Fixtures.tinyBase.path)
+        let model = try ModelFiles(path: Fixtures.tinyBase.path)
         let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .base))
         for difference in try ReferenceCases.differences(c, generator: generator) {
             Issue.record("case \(index) \(c.label): \(difference)")
@@ -40,7 +40,7 @@ import HamCPU
     @Test func aWrongGenerationIsReported() throws {
         var c = try #require(Self.cases.first { !$0.isBase })
         c.confidence = (c.confidence ?? 0.5) < 0.5 ? 0.95 : 0.05
-        let model = try ModelDirectory(path: try Fixtures.tinyHAMburgerDirectory())
+        let model = try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory())
         let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .hamburger))
         #expect(!(try ReferenceCases.differences(c, generator: generator)).isEmpty)
     }

@@ -48,7 +48,7 @@ import HamCPU
 
         let prompt: [Int32] = [1019, 418, 308, 11, 535]
         func logits(_ path: String) throws -> [Float] {
-            let graph = try HAMburgerGraph(model: try ModelDirectory(path: path), backend: CPUBackend(threads: 1), mode: .base)
+            let graph = try HAMburgerGraph(model: try ModelFiles(path: path), backend: CPUBackend(threads: 1), mode: .base)
             try graph.forward(tokens: prompt)
             graph.baseNextToken()
             return try graph.readLogits()

@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (["tokenize"], "", "give --model DIR or --tokenizer FILE"),
+        (["tokenize"], "", "give --model PATH or --tokenizer FILE"),
         (["tokenize", "--tokenizer", "/nonexistent/t.json"], "", "/nonexistent/t.json: no such file"),
         (["tokenize", "--tokenizer", tinyPath, "--jsonl"], "\"ok\"\n42\n", "stdin line 2: expected a JSON string"),
         (["detokenize", "--tokenizer", tinyPath], "[1, 2", "stdin: expected a JSON array of token ids"),

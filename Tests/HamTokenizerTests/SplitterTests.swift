@@ -69,8 +69,8 @@ import Testing
         for (k, run) in runs.enumerated() {
             let end = k + 1 < runs.count ? runs[k + 1][0] : 0x110000
             for v in run[0]..<end where !(0xD800..<0xE000).contains(v) {
-                if Int(ScalarClass.of(UInt32(v))) != run[1] && mismatches.count < 20 {
-                    mismatches.append("U+\(String(v, radix: 16, uppercase: true)): ours \(ScalarClass.of(UInt32(v))), reference \(run[1])")
+                if Int(ScalarClass.huggingFace.of(UInt32(v))) != run[1] && mismatches.count < 20 {
+                    mismatches.append("U+\(String(v, radix: 16, uppercase: true)): ours \(ScalarClass.huggingFace.of(UInt32(v))), reference \(run[1])")
                 }
             }
         }

@@ -23,7 +23,7 @@ struct EndToEndTests {
     func baseCaseMatchesTheReference(index: Int) throws {
         let c = ReferenceFixture.cases[index]
         let vulkan = try VulkanTestDevice.backend()
-        let graph = try HAMburgerGraph(model: try ModelDirectory(path: ReferenceFixture.base.path), backend: vulkan, mode: .base)
+        let graph = try HAMburgerGraph(model: try ModelFiles(path: ReferenceFixture.base.path), backend: vulkan, mode: .base)
         for difference in try ReferenceCases.differences(c, generator: Generator(graph: graph)) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
@@ -37,7 +37,7 @@ struct EndToEndTests {
         var random = RandomModel.Random(seed: 3)
         let prompt = (0..<250).map { _ in Int32(random.next() % 1000) }
         func tokens<B: Backend>(_ backend: B) throws -> [Int32] {
-            let graph = try HAMburgerGraph(model: try ModelDirectory(path: ReferenceFixture.base.path), backend: backend, mode: .base)
+            let graph = try HAMburgerGraph(model: try ModelFiles(path: ReferenceFixture.base.path), backend: backend, mode: .base)
             return try Generator(graph: graph).generate(prompt: prompt, options: GenerationOptions(maxTokens: 12, mode: .base)).tokens
         }
         let vulkan = try VulkanTestDevice.backend(VulkanOptions(pushDescriptors: false))
@@ -74,7 +74,7 @@ struct EndToEndTests {
 
     /// A HAMburger generation; with `trace`, every micro step's logits are read (the wait path).
     func generate<B: Backend>(_ backend: B, prompt: [Int32], confidence: Double, trace: Bool) throws -> (Run, [[Float]]) {
-        let graph = try HAMburgerGraph(model: try ModelDirectory(path: try Self.hamburgerModel.get()), backend: backend, mode: .hamburger)
+        let graph = try HAMburgerGraph(model: try ModelFiles(path: try Self.hamburgerModel.get()), backend: backend, mode: .hamburger)
         var logits: [[Float]] = [], stops: [Float] = []
         let result = try Generator(graph: graph).generate(
             prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: confidence, mode: .hamburger),
@@ -112,7 +112,7 @@ struct EndToEndTests {
         _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output, to: type)
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
         func steps<B: Backend>(_ backend: B) throws -> [[Int32]] {
-            let graph = try HAMburgerGraph(model: try ModelDirectory(path: output), backend: backend, mode: .hamburger)
+            let graph = try HAMburgerGraph(model: try ModelFiles(path: output), backend: backend, mode: .hamburger)
             return try Generator(graph: graph).generate(prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: 0.5)).steps
         }
         let vulkan = try VulkanTestDevice.backend()

@@ -25,7 +25,7 @@ struct ReferenceHAMburgerTests {
     func hamburgerCaseMatchesTheReference(index: Int) throws {
         let c = ReferenceFixture.cases[index]
         let vulkan = try Self.backend.get()
-        let graph = try HAMburgerGraph(model: try ModelDirectory(path: try ReferenceFixture.hamburger.get()), backend: vulkan, mode: .hamburger)
+        let graph = try HAMburgerGraph(model: try ModelFiles(path: try ReferenceFixture.hamburger.get()), backend: vulkan, mode: .hamburger)
         for difference in try ReferenceCases.differences(c, generator: Generator(graph: graph)) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }

@@ -64,6 +64,20 @@ import Testing
         #expect(stats.count == 2)
     }
 
+    /// A template of a family hamrun does not write is refused by name; `--chat-format` chooses
+    /// a format instead.
+    @Test func unknownTemplateNeedsChatFormat() throws {
+        let model = try Self.model(template: "{{ bos_token }}<start_of_turn>user\n{{ content }}<end_of_turn>")
+        defer { try? FileManager.default.removeItem(atPath: model) }
+        let args = ["generate", "--model", model, "--chat", "--prompt", "Hi", "--max-tokens", "2", "--backend", "cpu"]
+        let r = try HamrunProcess.run(args)
+        #expect(r.status != 0)
+        #expect(r.stderr == "hamrun: error: \(model)/tokenizer_config.json: chat_template is a \"gemma\" template (as llama.cpp "
+            + "names its family), which hamrun does not implement; choose a format with --chat-format plain|chatml|llama3|llama32\n")
+        let forced = try HamrunProcess.run(args + ["--chat-format", "llama3"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+    }
+
     static func today() -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

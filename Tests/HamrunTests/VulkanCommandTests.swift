@@ -67,7 +67,7 @@ import Testing
         (["check", "--backend", "vulkan", "--quick"], ["HAMRUN_VULKAN_LOADER": "/nonexistent/libvulkan.so.1"], "no Vulkan loader"),
         (["generate", "--backend", "vulkan", "--device", "99", "--prompt-ids", "1"], [:], "--device 99"),
         (["generate", "--backend", "cpu", "--device", "0", "--prompt-ids", "1"], [:], "--device"),
-        (["generate", "--backend", "vulkan", "--prompt-ids", "1"], ["VK_ICD_FILENAMES": "/nonexistent/icd.json", "VK_DRIVER_FILES": "/nonexistent/icd.json"], "no Vulkan device"),
+        (["generate", "--backend", "vulkan", "--prompt-ids", "1"], ["VK_ICD_FILENAMES": "/nonexistent/icd.json", "VK_DRIVER_FILES": "/nonexistent/icd.json"], "no usable Vulkan driver in VK_ICD_FILENAMES=/nonexistent/icd.json"),
     ] as [([String], [String: String], String)])
     func vulkanErrorsAreOneLine(arguments: [String], environment: [String: String], mentions: String) throws {
         let full = arguments.first == "generate" ? arguments + ["--model", base] : arguments

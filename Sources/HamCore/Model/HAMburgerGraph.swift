@@ -213,7 +213,7 @@ public final class HAMburgerGraph<B: Backend> {
         let last = base.layers.count - 1
         for (l, layer) in base.layers.enumerated() {
             decoderLayer(layer, x: hidden, keys: keys[l], values: values[l], slot: slotsUsed,
-                         cos: cos.rows(0..<n), sin: sin.rows(0..<n), causal: true)
+                         cos: cos.rows(0..<n), sin: sin.rows(0..<n), causal: true, pairing: config.ropePairing)
             if let hc = hamburger, let features, l != last {
                 for (j, featureLayer) in hc.featureLayers.enumerated() where featureLayer == l {
                     backend.copy(hidden.row(n - 1), to: features.row(j))
@@ -232,8 +232,9 @@ public final class HAMburgerGraph<B: Backend> {
 
     /// One Llama decoder layer over the rows of `x`, in place. Their K and V go to cache slots
     /// `slot ..< slot + n`, and they attend to slots `0 ..< slot + n` (`causal`: each row only to
-    /// the rows before it).
-    private func decoderLayer(_ w: DecoderLayerWeights<B>, x: T, keys: T, values: T, slot: Int, cos: T, sin: T, causal: Bool) {
+    /// the rows before it). `pairing`: the base layers' is the config's (a GGUF's q/k rows are
+    /// permuted for adjacent pairs); the micro-step decoder's layers are Hugging Face's, `.halves`.
+    private func decoderLayer(_ w: DecoderLayerWeights<B>, x: T, keys: T, values: T, slot: Int, cos: T, sin: T, causal: Bool, pairing: RoPEPairing) {
         let n = x.rows, c = config
         let h = self.h.rows(0..<n), q = self.q.rows(0..<n), attn = self.attn.rows(0..<n)
         let gate = self.gate.rows(0..<n), up = self.up.rows(0..<n)
@@ -243,8 +244,8 @@ public final class HAMburgerGraph<B: Backend> {
         backend.linear(h, weight: w.q, bias: w.qBias, out: q, accumulate: false)
         backend.linear(h, weight: w.k, bias: w.kBias, out: newKeys, accumulate: false)
         backend.linear(h, weight: w.v, bias: w.vBias, out: newValues, accumulate: false)
-        backend.rope(q, heads: c.numAttentionHeads, cos: cos, sin: sin, pairing: .halves)
-        backend.rope(newKeys, heads: c.numKeyValueHeads, cos: cos, sin: sin, pairing: .halves)
+        backend.rope(q, heads: c.numAttentionHeads, cos: cos, sin: sin, pairing: pairing)
+        backend.rope(newKeys, heads: c.numKeyValueHeads, cos: cos, sin: sin, pairing: pairing)
         backend.attention(q: q, keys: keys.rows(0..<(slot + n)), values: values.rows(0..<(slot + n)),
                           heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, scale: attentionScale,
                           causal: causal, out: attn)
@@ -300,7 +301,7 @@ public final class HAMburgerGraph<B: Backend> {
             for (j, layer) in micro.layers.enumerated() {
                 decoderLayer(layer, x: hidden, keys: microKeys[j], values: microValues[j], slot: slot,
                              cos: microCos.rows(slot..<(slot + rows)), sin: microSin.rows(slot..<(slot + rows)),
-                             causal: hc.microAttention == .causal)
+                             causal: hc.microAttention == .causal, pairing: .halves)
             }
             output = hidden.row(rows - 1)
         }

@@ -18,11 +18,19 @@ public struct ModelConfig: Sendable, Equatable {
     public var eosTokenIds: [Int]
     public var maxPositionEmbeddings: Int
     public var hamburger: HAMburgerConfig?
+    /// How the base model's q and k rows pair up for RoPE: `.halves` for Hugging Face weights,
+    /// `.adjacent` for a GGUF's (its converter permuted the rows). The micro-step decoder's
+    /// layers are always Hugging Face's.
+    public var ropePairing: RoPEPairing
+    /// Per-frequency divisors from a GGUF's `rope_freqs.weight` (headDim/2 values): how llama.cpp
+    /// stores Llama 3's long-context scaling. Exclusive with `ropeScaling`.
+    public var ropeFrequencyFactors: [Float]?
 
     public init(hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
                 numKeyValueHeads: Int, headDim: Int, vocabSize: Int, rmsNormEps: Float, ropeTheta: Double,
                 ropeScaling: RoPEScaling?, tieWordEmbeddings: Bool, attentionBias: Bool, mlpBias: Bool,
-                bosTokenId: Int?, eosTokenIds: [Int], maxPositionEmbeddings: Int, hamburger: HAMburgerConfig?) {
+                bosTokenId: Int?, eosTokenIds: [Int], maxPositionEmbeddings: Int, hamburger: HAMburgerConfig?,
+                ropePairing: RoPEPairing = .halves, ropeFrequencyFactors: [Float]? = nil) {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.numHiddenLayers = numHiddenLayers
@@ -40,6 +48,8 @@ public struct ModelConfig: Sendable, Equatable {
         self.eosTokenIds = eosTokenIds
         self.maxPositionEmbeddings = maxPositionEmbeddings
         self.hamburger = hamburger
+        self.ropePairing = ropePairing
+        self.ropeFrequencyFactors = ropeFrequencyFactors
     }
 
     public struct RoPEScaling: Sendable, Equatable {

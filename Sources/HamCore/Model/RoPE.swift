@@ -1,8 +1,8 @@
 import Foundation
 
 /// Rotary position embedding tables. Frequencies follow Hugging Face's Llama code step by step
-/// in float32 (including the llama3 long-context scaling), and angles are `position × frequency`
-/// in float32, so the cos/sin rows match the reference bit for bit or within one ulp.
+/// in float32 (including the llama3 long-context scaling, or a GGUF's factors for it), and
+/// angles are `position × frequency` in float32, so the cos/sin rows match the reference bit for bit or within one ulp.
 /// Rows are computed on the host for the positions a step needs, which keeps every backend's
 /// rotation identical and positions unrelated to KV slots.
 public struct RoPE: Sendable {
@@ -26,6 +26,12 @@ public struct RoPE: Sendable {
                 let smooth = (oldContext / wavelength - low) / (high - low)
                 return (1 - smooth) * scaled / factor + smooth * scaled
             }
+        }
+        if let factors = config.ropeFrequencyFactors {
+            // llama.cpp divides each frequency by its factor (`rope_freqs.weight`); the loader
+            // checked that there is one per frequency.
+            precondition(factors.count == frequencies.count, "\(factors.count) RoPE frequency factors for \(frequencies.count) frequencies")
+            frequencies = zip(frequencies, factors).map { $0 / $1 }
         }
         inverseFrequencies = frequencies
     }

@@ -1,0 +1,47 @@
+import Foundation
+import HamChecks
+import Testing
+
+/// `--model FILE.gguf` through the binary: the tiny reference base model converted as llama.cpp
+/// converts it gives the reference's greedy tokens; a damaged file is one error line.
+@Suite struct GGUFCommandTests {
+    static let model = HamrunProcess.fixtures.appendingPathComponent("gguf/tiny-llama3.gguf").path
+
+    struct Case: Decodable {
+        var prompt_ids: [Int32]
+        var mode: String?
+        var greedy_ids: [Int32]?
+    }
+
+    struct Output: Decodable { var tokens: [Int32] }
+
+    @Test func generateReproducesTheBaseCases() throws {
+        struct Expected: Decodable { var cases: [Case] }
+        let url = HamrunProcess.fixtures.appendingPathComponent("tiny-hamburger-ref/expected.json")
+        let cases = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: url)).cases.filter { $0.mode == "base" }
+        #expect(cases.count >= 6)
+        for c in cases {
+            let expected = c.greedy_ids ?? []
+            // A GGUF model has no HAMburger modules: base mode without asking.
+            let run = try HamrunProcess.run(["generate", "--model", Self.model, "--prompt-ids", c.prompt_ids.map(String.init).joined(separator: ","),
+                                             "--max-tokens", "\(expected.count)", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let output = try JSONDecoder().decode(Output.self, from: Data(run.stdout.utf8))
+            #expect(output.tokens == expected)
+        }
+    }
+
+    @Test func aDamagedFileIsOneLine() throws {
+        let path = ScratchDirectory.root + "cut-\(UUID().uuidString).gguf"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.model))
+        try bytes.prefix(5000).write(to: URL(fileURLWithPath: path))
+        let run = try HamrunProcess.run(["generate", "--model", path, "--prompt-ids", "1,2,3"])
+        #expect(run.status != 0)
+        #expect(run.stderr.hasPrefix("hamrun: error: \(path): truncated: "), "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+
+        let hamburger = try HamrunProcess.run(["generate", "--model", Self.model, "--mode", "hamburger", "--prompt-ids", "1,2,3"])
+        #expect(hamburger.status != 0)
+        #expect(hamburger.stderr.contains(Self.model), "\(hamburger.stderr)")
+    }
+}
