@@ -22,15 +22,18 @@ extension VulkanBackend {
 
     private func blocks(_ count: Int) -> Int { (count + Kernel.workgroupSize - 1) / Kernel.workgroupSize }
 
-    /// The halfword where a q8_0 binding's block scales start (after one byte per element).
+    /// The halfword where a binding's block scales start, for the block types whose scales are
+    /// stored after the blocks (`VulkanBackend.scalesLast`).
     private func scalesHalfword(_ tensor: T, piece: Int) -> Int {
-        tensor.dtype == .q8_0 ? tensor.buffer.pieces[piece].elementCount / 2 : 0
+        guard tensor.dtype.unalignedScaleOffset != nil else { return 0 }
+        let blocks = tensor.buffer.pieces[piece].elementCount / tensor.dtype.blockElements
+        return blocks * (tensor.dtype.blockBytes - 2) / 2
     }
 
-    /// q8_0 blocks are read by the products and the embedding only.
+    /// Block types are read by the products and the embedding only.
     private func requireElementWise(_ tensors: T..., op: String) -> Bool {
         for t in tensors where t.dtype.blockElements != 1 {
-            fail(VulkanError.unsupported("\(op) of a \(t.dtype) tensor (q8_0 is for matrices of linear layers and embeddings)"))
+            fail(VulkanError.unsupported("\(op) of a \(t.dtype) tensor (block types are for matrices of linear layers and embeddings)"))
             return false
         }
         return true
@@ -96,7 +99,7 @@ extension VulkanBackend {
                 var flags = (biasAt != nil ? 1 : 0) | (accumulate ? 2 : 0)
                 // 16-byte loads need the rows of x and of the weight to start on 16 bytes.
                 let lanes = weight.dtype == .f32 ? 4 : 8
-                if streaming && weight.dtype != .q8_0 && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
+                if streaming && !weight.dtype.isQuantized && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
                 let push = PushConstants(n, k, rows, xAt.offset, localOffset, (biasAt?.offset ?? 0) + firstRow,
                                          outAt.offset + firstRow, out.cols, flags, scalesHalfword(weight, piece: piece))
                 let constants = (weight.dtype.kernelCode, (bias?.dtype ?? .f32).kernelCode)

@@ -54,7 +54,7 @@ struct CheckCommand: ParsableCommand {
         switch try backendOptions.resolve(validation: validation) {
         case .vulkan(let vulkan):
             label = "\(vulkan.name) against \(backendOptions.cpu.name)"
-            results = try OpConformance(subject: vulkan, reference: backendOptions.cpu, seed: seed).run(quick: quick, blockTypes: [.q8_0])
+            results = try OpConformance(subject: vulkan, reference: backendOptions.cpu, seed: seed).run(quick: quick)
             if validation {
                 validationMessages = vulkan.validationEnabled ? vulkan.validationLog.messages : nil
                 if !vulkan.validationEnabled {

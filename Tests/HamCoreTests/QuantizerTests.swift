@@ -55,7 +55,9 @@ import HamCPU
         defer { try? FileManager.default.removeItem(atPath: output) }
         #expect(throws: ConvertError.self) { _ = try Quantizer.quantize(model: source, output: output) }
         #expect(FileManager.default.fileExists(atPath: output + "/keep"))
-        #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: source, output: output + "-2", to: .bf16) }
+        #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: source, output: output + "-2", to: .f32) }
+        #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: source, output: output + "-2", to: .i32) }
+        #expect(!FileManager.default.fileExists(atPath: output + "-2"))
         #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: "/nonexistent", output: output + "-3") }
     }
 

@@ -105,11 +105,13 @@ struct EndToEndTests {
         }
     }
 
-    /// The same model quantized to q8_0 (`hamrun quantize`): the same steps on both backends.
-    @Test func quantizedModelMatchesTheCPUBackend() throws {
-        let output = ScratchDirectory.root + "vulkan-q8-\(UUID().uuidString)"
+    /// The same model quantized (`hamrun quantize`; q4_k mixes q4_k, q6_k, q4_1 and q8_0 on
+    /// this model's shapes): the same steps on both backends.
+    @Test(arguments: [DType.q8_0, .q4_k, .q4_0])
+    func quantizedModelMatchesTheCPUBackend(type: DType) throws {
+        let output = ScratchDirectory.root + "vulkan-\(type)-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output)
+        _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output, to: type)
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
         func steps<B: Backend>(_ backend: B) throws -> [[Int32]] {
             return try ModelFiles(path: output).engine(on: backend)

@@ -15,7 +15,7 @@ struct OpConformanceTests {
         let vulkan = try VulkanTestDevice.backend(options)
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
         let start = ContinuousClock.now
-        let results = try OpConformance(subject: vulkan, reference: CPUBackend(threads: 1), seed: seed).run(quick: true, blockTypes: [.q8_0])
+        let results = try OpConformance(subject: vulkan, reference: CPUBackend(threads: 1), seed: seed).run(quick: true)
         print("\(label) validation \(vulkan.validationEnabled): \(results.count) checks in \(ContinuousClock.now - start), \(vulkan.statistics)")
         #expect(results.count > 100)
         for failure in results where !failure.passed {
