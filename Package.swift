@@ -125,6 +125,9 @@ let package = Package(
         .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer", "HamJSON"]),
         .testTarget(name: "HamJSONTests", dependencies: ["HamJSON"]),
+        // The server's pure parts (reply text, stop strings); its HTTP side is tested end to end
+        // in HamrunTests/ServeTests.
+        .testTarget(name: "HamServeTests", dependencies: ["HamServe", "HamTokenizer"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
         .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer", "HamJSON"]),
     ]

@@ -319,6 +319,9 @@ public final class EngineLoop: @unchecked Sendable {
                     jobOf = [:]
                     continue
                 }
+                // The state after the tick is published before its events go out, so a client
+                // that has its answer never sees /metrics from before it.
+                publish(engine)
                 for event in events {
                     switch event {
                     case .token(let sequence, let token):
@@ -343,20 +346,24 @@ public final class EngineLoop: @unchecked Sendable {
                 blocked = engine.waitingCount > 0
             } else {
                 blocked = false
+                publish(engine)
             }
-
-            let snapshot = condition.withLock {
-                state.running = engine.runningCount
-                state.waiting = engine.waitingCount
-                state.kvBytesInUse = engine.kvBytesInUse
-                state.ticks += 1
-                return state
-            }
-            metrics.engine(snapshot)
             if stopping && jobs.isEmpty && !engine.hasWork { break }
         }
         condition.withLock { state.phase = .stopped }
         logger.info("engine stopped")
+    }
+
+    /// The engine's counts after a tick, for /health and /metrics.
+    private func publish(_ engine: any InferenceEngine) {
+        let snapshot = condition.withLock {
+            state.running = engine.runningCount
+            state.waiting = engine.waitingCount
+            state.kvBytesInUse = engine.kvBytesInUse
+            state.ticks += 1
+            return state
+        }
+        metrics.engine(snapshot)
     }
 
     private func refuse(_ submission: Submission, _ error: APIError) {

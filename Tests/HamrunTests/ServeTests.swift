@@ -34,4 +34,5 @@ import Testing
     @Test func apiKey() throws { try scenario("auth") }
     @Test func sigtermUnderLoad() throws { try scenario("sigterm") }
     @Test func soakWithFlatMemory() throws { try scenario("soak") }
+    @Test func twoReplicasBehindNginx() throws { try scenario("nginx") }
 }

@@ -7,7 +7,7 @@ talks to them with the official `openai` package (and, where a test needs contro
 
 Run by Tests/HamrunTests/ServeTests.swift (`swift test`); exits non-zero with the reason and the
 server's log when a check fails. Scenarios: api, errors, concurrency, cancel, timeout, auth,
-sigterm, soak.
+sigterm, soak, nginx.
 """
 import argparse
 import http.client
@@ -231,6 +231,19 @@ def scenario_api(hamrun):
         timings = full.model_extra["timings"]
         expect(timings["predicted_n"] == 24 and timings["prompt_n"] == usage.prompt_tokens and timings["predicted_ms"] > 0,
                f"timings {timings}")
+
+        # /metrics counts it under vLLM's names (hamrun: instead of vllm:).
+        metrics = server.metrics()
+        for name, value in [("hamrun:generation_tokens_total", 24), ("hamrun:prompt_tokens_total", usage.prompt_tokens),
+                            ("hamrun:macro_steps_total", extra["macro_steps"]),
+                            ('hamrun:request_success_total{finished_reason="length"}', 1),
+                            ("hamrun:time_to_first_token_seconds_count", 1), ("hamrun:inter_token_latency_seconds_count", 23),
+                            ("hamrun:request_queue_time_seconds_count", 1), ("hamrun:e2e_request_latency_seconds_count", 1),
+                            ("hamrun:num_requests_running", 0), ("hamrun:num_requests_waiting", 0),
+                            ("hamrun:kv_cache_usage_perc", 0), ("hamrun:kv_cache_used_bytes", 0)]:
+            expect(metrics.get(name) == value, f"/metrics {name} is {metrics.get(name)}, expected {value}")
+        expect(metrics.get("hamrun:kv_cache_budget_bytes", 0) > 0, "no KV budget in /metrics")
+        expect(any(k.startswith("hamrun:time_to_first_token_seconds_bucket{") for k in metrics), "no TTFT histogram buckets")
 
         # The same request streamed: the same text, the finish reason, then a usage chunk with no choices.
         chunks = list(client.completions.create(model=MODEL, prompt=prompt, max_tokens=24, temperature=0, stream=True,
@@ -675,6 +688,95 @@ def scenario_soak(hamrun):
         expect(metrics["hamrun:kv_cache_used_bytes"] == 0, "KV memory left in use after the soak")
     finally:
         status = server.terminate()
+    expect(status == 0, f"exit status {status}")
+
+
+def scenario_nginx(hamrun):
+    """Two replicas behind nginx (docs/DEPLOY.md's configuration) on loopback: one is killed
+    mid-load; requests that had not started streaming on it are retried on the other, so the
+    only failures are streams already under way on the killed replica."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    expect(os.path.exists(nginx), "no nginx (Tools/install-deps installs the Debian package)")
+    replicas = [Server(hamrun, "--parallel", "2", "--max-queue", "16") for _ in range(2)]
+    work = tempfile.mkdtemp(prefix="hamrun-nginx-")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    template = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "nginx-hamrun.conf")).read()
+    upstreams = "\n".join(f"        server 127.0.0.1:{r.port} max_fails=1 fail_timeout=30s;" for r in replicas)
+    config = template.replace("        server 127.0.0.1:8081 max_fails=1 fail_timeout=30s;\n        server 127.0.0.1:8082 max_fails=1 fail_timeout=30s;",
+                              upstreams).replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port};")
+    expect(upstreams in config, "docs/nginx-hamrun.conf no longer has the upstream block this test rewrites")
+    head = f"pid {work}/nginx.pid;\nerror_log {work}/error.log;\n" + ("user root;\n" if os.geteuid() == 0 else "")
+    config = head + config.replace("http {", f"http {{\n    access_log off;\n    client_body_temp_path {work}/body;\n"
+                                   f"    proxy_temp_path {work}/proxy;\n", 1)
+    with open(f"{work}/nginx.conf", "w") as file:
+        file.write(config)
+    proxy = subprocess.Popen([nginx, "-p", work, "-c", f"{work}/nginx.conf", "-g", "daemon off;"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    outcomes, lock = [], threading.Lock()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                expect(time.monotonic() < deadline and proxy.poll() is None, "nginx did not start: " +
+                       (proxy.stderr.read() if proxy.poll() is not None else ""))
+                time.sleep(0.05)
+
+        def client(i):
+            """(streamed, events seen, ok) for one request through nginx."""
+            body = {"prompt": PROMPTS[i % len(PROMPTS)], "max_tokens": 60, "ignore_eos": True, "temperature": 0,
+                    "stream": i % 2 == 0}
+            events, ok = 0, False
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                conn.request("POST", "/v1/completions", body=json.dumps(body).encode(),
+                             headers={"Content-Type": "application/json"})
+                response = conn.getresponse()
+                if body["stream"] and response.status == 200:
+                    while line := response.readline():
+                        if line.startswith(b"data: [DONE]"):
+                            ok = True
+                        elif line.startswith(b"data: {") and b'"error"' not in line[:20]:
+                            events += 1
+                else:
+                    data = response.read()
+                    ok = response.status == 200 and json.loads(data)["usage"]["completion_tokens"] == 60
+                conn.close()
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+            with lock:
+                outcomes.append((i, body["stream"], events, ok))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        # Kill the first replica while it runs two requests and has more queued (not yet streaming).
+        replicas[0].wait_metric("hamrun:num_requests_waiting", lambda v: v >= 1, seconds=60)
+        running = replicas[0].metrics()["hamrun:num_requests_running"]
+        replicas[0].proc.kill()
+        for thread in threads:
+            thread.join(180)
+        failed = [o for o in outcomes if not o[3]]
+        expect(len(outcomes) == 12, f"{12 - len(outcomes)} clients never returned")
+        expect(all(streamed and events > 0 for _, streamed, events, _ in failed),
+               f"requests failed that had not started streaming: {failed}")
+        expect(len(failed) <= running, f"{len(failed)} failed, more than the {running} streaming on the killed replica")
+        # Afterwards everything goes to the survivor.
+        for i in range(4):
+            client(100 + i)
+        expect(all(o[3] for o in outcomes[-4:]), f"requests after the kill failed: {outcomes[-4:]}")
+        print(f"killed a replica running {running:.0f} with more queued: {12 - len(failed)} of 12 requests succeeded "
+              f"(its queued ones retried on the other), {len(failed)} cut mid-stream")
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+        status = replicas[1].terminate()
+        replicas[0].proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
     expect(status == 0, f"exit status {status}")
 
 
