@@ -14,10 +14,10 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var generation: GenerationFlags
 
-    @Option(help: "Prompt text.")
+    @Option(parsing: .unconditional, help: "Prompt text (it may start with a dash).")
     var prompt: String?
 
-    @Option(name: .customLong("prompt-ids"), help: "Prompt as comma-separated token ids, used as given (no BOS added).")
+    @Option(name: .customLong("prompt-ids"), parsing: .unconditional, help: "Prompt as comma-separated token ids, used as given (no BOS added).")
     var promptIds: String?
 
     @Flag(help: "Print one JSON object (tokens, steps, text, stats) instead of streaming text.")
@@ -26,7 +26,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Wrap --prompt as a user turn of the model's chat format and stop at the end of the reply.")
     var chat = false
 
-    @Option(help: "System message for --chat.")
+    @Option(parsing: .unconditional, help: "System message for --chat.")
     var system: String?
 
     @Option(name: .customLong("chat-format"), help: "plain, chatml, llama3 or llama32 (default: the family of the model's chat template).")
