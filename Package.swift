@@ -50,7 +50,7 @@ let package = Package(
         // The one JSON reader (bounded, fully validating, lazy strings; typed readers whose
         // errors name the field) and literal-preserving JSON writing.
         .target(name: "HamJSON"),
-        // Model files to weights: safetensors directories and config.json.
+        // Model files to weights: safetensors directories and config.json, GGUF files.
         .target(name: "HamLoad", dependencies: ["HamCore", "HamFiles", "HamJSON"]),
         // The CPU backend: a thread pool over the SIMD kernels, BLAS sgemm for some prefills.
         .target(name: "HamCPU", dependencies: ["HamCore", "CHamKernels", "CBLAS"]),

@@ -2,8 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
-// out[r] = index of the largest element of x[r, :], the first one on ties; one workgroup per
-// row, reducing (value, index) pairs.
+// out[r] = index of the largest element of x[r, :], the first one on ties, or -1 when the row
+// holds a NaN or an infinity; one workgroup per row, reducing (value, index) pairs.
 
 layout(local_size_x = BLOCK) in;
 
@@ -19,6 +19,7 @@ layout(push_constant) uniform Params {
 
 shared float bestValues[BLOCK];
 shared uint bestIndices[BLOCK];
+shared bool finite[BLOCK];
 
 void main() {
     uint row = GROUP_INDEX;
@@ -27,8 +28,10 @@ void main() {
     uint base = p.xOffset + row * p.cols;
     float best = uintBitsToFloat(0xff800000u);
     uint bestIndex = 0xffffffffu;
+    bool allFinite = true;
     for (uint c = t; c < p.cols; c += BLOCK) {
         float v = x[base + c];
+        allFinite = allFinite && !isnan(v) && !isinf(v);
         if (bestIndex == 0xffffffffu || v > best) {
             best = v;
             bestIndex = c;
@@ -36,6 +39,7 @@ void main() {
     }
     bestValues[t] = best;
     bestIndices[t] = bestIndex;
+    finite[t] = allFinite;
     barrier();
     for (uint s = BLOCK / 2u; s > 0u; s >>= 1) {
         if (t < s) {
@@ -48,8 +52,9 @@ void main() {
                 bestValues[t] = v;
                 bestIndices[t] = i;
             }
+            finite[t] = finite[t] && finite[t + s];
         }
         barrier();
     }
-    if (t == 0u) o[p.outOffset + row] = int(bestIndices[0] == 0xffffffffu ? 0u : bestIndices[0]);
+    if (t == 0u) o[p.outOffset + row] = !finite[0] ? -1 : int(bestIndices[0] == 0xffffffffu ? 0u : bestIndices[0]);
 }

@@ -21,16 +21,6 @@ float widen_half(uint word, uint odd, int dtype) {
 #define LOAD(words, i, dtype) ((dtype) == HAM_F32 ? uintBitsToFloat(words[i]) \
                                                  : widen_half(words[(i) >> 1], (i) & 1u, dtype))
 
-// Element `e` of a q8_0 weight as the Vulkan backend lays it out in each binding: one signed
-// byte per element for all its rows, then the f16 scale of every 32-element block, the scale of
-// element `e` being halfword `scales + e / 32`.
-#define LOAD_Q8(words, e, scales) \
-    (float(bitfieldExtract(int(words[(e) >> 2]), int(((e) & 3u) * 8u), 8)) * \
-     unpackHalf2x16((words[((scales) + (e) / 32u) >> 1] >> ((((scales) + (e) / 32u) & 1u) * 16u)) & 0xffffu).x)
-
-// A weight element of any dtype; `scales` matters for q8_0 only.
-#define LOAD_W(words, e, dtype, scales) ((dtype) == HAM_Q8_0 ? LOAD_Q8(words, e, scales) : LOAD(words, e, dtype))
-
 // Eight 16-bit elements packed in a uvec4, widened.
 void widen8(uvec4 w, int dtype, out vec4 lo, out vec4 hi) {
     if (dtype == HAM_BF16) {

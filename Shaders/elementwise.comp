@@ -2,12 +2,11 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
-// One element per invocation: out = a + b, silu(a) ⊙ b, silu(a) or sigmoid(a). `out` may be
-// `a` or `b`: each element is read and written by the same invocation.
+// One element per invocation: out = silu(a) ⊙ b, silu(a) or sigmoid(a). `out` may be `a` or
+// `b`: each element is read and written by the same invocation.
 
 layout(local_size_x = BLOCK) in;
 layout(constant_id = 0) const int OP = 0;
-#define OP_ADD 0
 #define OP_SILU_MUL 1
 #define OP_SILU 2
 #define OP_SIGMOID 3
@@ -28,9 +27,7 @@ void main() {
     if (i >= p.count) return;
     float v = a[p.aOffset + i];
     float result;
-    if (OP == OP_ADD) {
-        result = v + b[p.bOffset + i];
-    } else if (OP == OP_SILU_MUL) {
+    if (OP == OP_SILU_MUL) {
         result = v / (1.0 + exp(-v)) * b[p.bOffset + i];
     } else if (OP == OP_SILU) {
         result = v / (1.0 + exp(-v));

@@ -15,6 +15,9 @@ layout(binding = 1) readonly buffer W { uint w[]; };
 layout(binding = 2) readonly buffer Bias { uint bias[]; };
 layout(binding = 3) buffer Out { float o[]; };
 
+#define WEIGHTS w
+#include "blocks.glsl"
+
 layout(push_constant) uniform Params {
     uint rows;
     uint inFeatures;
@@ -25,7 +28,7 @@ layout(push_constant) uniform Params {
     uint outOffset;
     uint outStride;
     uint flags;         // 1: bias, 2: accumulate
-    uint wScales;       // q8_0: halfword of the binding's first block scale
+    uint wScales;       // Q8_0, Q4_0, Q6_K: halfword of the binding's first block scale
 } p;
 
 const uint TM = 32u, TN = 64u, TK = 16u;
@@ -50,7 +53,7 @@ void main() {
         for (uint e = t; e < TN * TK; e += BLOCK) {
             uint n = e / TK, kk = e % TK;
             uint feature = colBase + n, col = k0 + kk;
-            ws[kk][n] = feature < p.outFeatures && col < k ? LOAD_W(w, p.wOffset + feature * k + col, WTYPE, p.wScales) : 0.0;
+            ws[kk][n] = feature < p.outFeatures && col < k ? load_weight(p.wOffset + feature * k + col, WTYPE, p.wScales) : 0.0;
         }
         barrier();
         for (uint kk = 0u; kk < TK; kk++) {

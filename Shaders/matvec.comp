@@ -21,6 +21,9 @@ layout(binding = 1) readonly buffer W4 { uvec4 w4[]; };
 layout(binding = 2) readonly buffer Bias { uint bias[]; };
 layout(binding = 3) buffer Out { float o[]; };
 
+#define WEIGHTS w
+#include "blocks.glsl"
+
 layout(push_constant) uniform Params {
     uint rows;
     uint inFeatures;
@@ -31,7 +34,7 @@ layout(push_constant) uniform Params {
     uint outOffset;     // element of out[0, this dispatch's first feature]
     uint outStride;
     uint flags;         // 1: bias, 2: accumulate, 4: 16-byte aligned (vector loads)
-    uint wScales;       // q8_0: halfword of the binding's first block scale
+    uint wScales;       // Q8_0, Q4_0, Q6_K: halfword of the binding's first block scale
 } p;
 
 const uint MAX_ROWS = 8u;
@@ -74,10 +77,24 @@ void main() {
                 }
             }
         }
+    } else if (inRange && WTYPE != HAM_F32 && WTYPE != HAM_F16 && WTYPE != HAM_BF16) {
+        // Block types: eight elements of one sub-block at a time (rows are whole blocks).
+        uint wBase = p.wOffset + feature * k;
+        for (uint j = lane; j < k / 8u; j += THREADS_PER_ROW) {
+            vec4 lo, hi;
+            load_block8(WTYPE, wBase + 8u * j, p.wScales, lo, hi);
+            for (uint r = 0u; r < MAX_ROWS; r++) {
+                if (r < p.rows) {
+                    uint xi = p.xOffset + r * k + 8u * j;
+                    sums[r] += dot(lo, vec4(x[xi], x[xi + 1u], x[xi + 2u], x[xi + 3u]))
+                             + dot(hi, vec4(x[xi + 4u], x[xi + 5u], x[xi + 6u], x[xi + 7u]));
+                }
+            }
+        }
     } else if (inRange) {
         uint wBase = p.wOffset + feature * k;
         for (uint j = lane; j < k; j += THREADS_PER_ROW) {
-            float wv = LOAD_W(w, wBase + j, WTYPE, p.wScales);
+            float wv = LOAD(w, wBase + j, WTYPE);
             for (uint r = 0u; r < MAX_ROWS; r++) {
                 if (r < p.rows) sums[r] += wv * x[p.xOffset + r * k + j];
             }

@@ -40,8 +40,6 @@ public final class CPUBackend: Backend {
         openblas_set_num_threads(1)
     }
 
-    public var prefersRunAhead: Bool { false }
-
     public var name: String { "cpu (\(pool.threadCount) threads, \(String(cString: ham_kernel_level())), OpenBLAS \(BLASKernels.coreName))" }
 
     // MARK: Memory
@@ -53,7 +51,13 @@ public final class CPUBackend: Backend {
     }
 
     public func allocate(rows: Int, cols: Int, dtype: DType) throws -> Tensor<CPUBuffer> {
-        let bytes = OwnedBytes(byteCount: max(dtype.bytes(rows * cols), 4))
+        let byteCount = max(dtype.bytes(rows * cols), 4)
+        if byteCount >= ZeroPages.threshold {
+            // A KV-cache budget: pages are zero and cost memory only once a block is written.
+            let pages = try ZeroPages(byteCount: byteCount)
+            return Tensor(buffer: CPUBuffer(base: pages.pointer, byteCount: byteCount, owner: pages), rows: rows, cols: cols, dtype: dtype)
+        }
+        let bytes = OwnedBytes(byteCount: byteCount)
         bytes.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes.byteCount)
         return Tensor(buffer: CPUBuffer(base: bytes.pointer, byteCount: bytes.byteCount, owner: bytes), rows: rows, cols: cols, dtype: dtype)
     }
@@ -204,41 +208,39 @@ public final class CPUBackend: Backend {
     }
 
     public func attention(q: Tensor<CPUBuffer>, keys: Tensor<CPUBuffer>, values: Tensor<CPUBuffer>,
-                          heads: Int, kvHeads: Int, scale: Float, causal: Bool, out: Tensor<CPUBuffer>) {
-        let n = q.rows, slots = keys.rows
+                          heads: Int, kvHeads: Int, scale: Float, layout: AttentionLayout<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let n = q.rows
         let headDim = q.cols / heads
         let group = heads / kvHeads
-        let qPointer = f32(q), kPointer = f32(keys), vPointer = f32(values), outPointer = f32(out)
-        let kvStride = keys.cols
-        ensureScratch(bytes: slots * 4)
+        let rowTable = i32(layout.rows), blockTable = UnsafePointer(i32(layout.blocks))
+        var longest = 1
+        for i in 0..<n { longest = Swift.max(longest, Int(rowTable[2 * i])) }
+        ensureScratch(bytes: group * longest * 4)
         let scratchPointers = self.scratchPointers
-        let work = n * heads
-        pool.parallelFor(work, minimumPerThread: max(1, 16384 / max(slots * headDim, 1))) { range, thread in
-            let scores = scratchPointers[thread]
+        let qPointer = UnsafePointer(f32(q)), outPointer = f32(out)
+        let kPointer = UnsafeRawPointer(raw(keys)), vPointer = UnsafeRawPointer(raw(values))
+        let kvType = keys.dtype == .f16 ? Int32(HAM_KV_F16.rawValue) : Int32(HAM_KV_F32.rawValue)
+        let blockSize = layout.blockSize, kvStride = keys.cols
+        // One work item is one query row's heads that share a KV head: each cache row is read
+        // once for the whole group.
+        pool.parallelFor(n * kvHeads, minimumPerThread: 1) { range, thread in
             for item in range {
-                let i = item / heads, h = item % heads
-                let visible = causal ? slots - n + i + 1 : slots
-                let query = qPointer + i * q.cols + h * headDim
-                let kvOffset = (h / group) * headDim
-                var maximum = -Float.infinity
-                for s in 0..<visible {
-                    let score = ham_dot_f32(query, kPointer + s * kvStride + kvOffset, headDim) * scale
-                    scores[s] = score
-                    maximum = Swift.max(maximum, score)
-                }
-                var total: Float = 0
-                for s in 0..<visible {
-                    let e = expf(scores[s] - maximum)
-                    scores[s] = e
-                    total += e
-                }
-                let target = outPointer + i * out.cols + h * headDim
-                target.initialize(repeating: 0, count: headDim)
-                let inverse = 1 / total
-                for s in 0..<visible {
-                    ham_axpy_f32(scores[s] * inverse, vPointer + s * kvStride + kvOffset, target, headDim)
-                }
+                let i = item / kvHeads, kv = item % kvHeads
+                let visible = Int(rowTable[2 * i]), first = Int(rowTable[2 * i + 1])
+                ham_attention(qPointer + i * q.cols + kv * group * headDim, headDim, group, headDim,
+                              kPointer, vPointer, kvType, kvStride, kv * headDim,
+                              blockTable + first, blockSize, visible, scale,
+                              outPointer + i * out.cols + kv * group * headDim, headDim, scratchPointers[thread])
             }
+        }
+    }
+
+    public func scatterRows(_ src: Tensor<CPUBuffer>, indices: Tensor<CPUBuffer>, into dst: Tensor<CPUBuffer>) {
+        let index = i32(indices), source = UnsafePointer(f32(src)), target = raw(dst)
+        let width = src.cols
+        let kvType = dst.dtype == .f16 ? Int32(HAM_KV_F16.rawValue) : Int32(HAM_KV_F32.rawValue)
+        for i in 0..<src.rows {
+            ham_store_kv(source + i * width, target + dst.dtype.bytes(Int(index[i]) * dst.cols), kvType, width)
         }
     }
 
@@ -258,17 +260,16 @@ public final class CPUBackend: Backend {
         }
     }
 
-    public func add(_ a: Tensor<CPUBuffer>, _ b: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
-        let pa = f32(a), pb = f32(b), o = f32(out)
-        for i in 0..<a.count { o[i] = pa[i] + pb[i] }
-    }
-
-    public func meanRows(_ x: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
-        let s = f32(x), o = f32(out)
-        for c in 0..<x.cols {
-            var total: Float = 0
-            for r in 0..<x.rows { total += s[r * x.cols + c] }
-            o[c] = total / Float(x.rows)
+    public func meanRows(_ x: Tensor<CPUBuffer>, segments: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
+        let s = f32(x), o = f32(out), table = i32(segments)
+        for j in 0..<segments.rows {
+            let start = Int(table[2 * j]), count = Int(table[2 * j + 1])
+            let target = o + j * out.cols
+            for c in 0..<x.cols {
+                var total: Float = 0
+                for r in start..<(start + count) { total += s[r * x.cols + c] }
+                target[c] = total / Float(count)
+            }
         }
     }
 
@@ -277,23 +278,6 @@ public final class CPUBackend: Backend {
         for r in 0..<a.rows {
             ham_widen(raw(a) + a.dtype.bytes(r * a.cols), a.dtype.kernelCode, a.cols, o + r * out.cols)
             ham_widen(raw(b) + b.dtype.bytes(r * b.cols), b.dtype.kernelCode, b.cols, o + r * out.cols + a.cols)
-        }
-    }
-
-    public func softmax(_ x: Tensor<CPUBuffer>, out: Tensor<CPUBuffer>) {
-        let s = f32(x), o = f32(out)
-        for r in 0..<x.rows {
-            let row = s + r * x.cols, target = o + r * x.cols
-            var maximum = -Float.infinity
-            for c in 0..<x.cols { maximum = Swift.max(maximum, row[c]) }
-            var total: Float = 0
-            for c in 0..<x.cols {
-                let e = expf(row[c] - maximum)
-                target[c] = e
-                total += e
-            }
-            let inverse = 1 / total
-            for c in 0..<x.cols { target[c] *= inverse }
         }
     }
 
@@ -308,11 +292,16 @@ public final class CPUBackend: Backend {
             let row = s + r * x.cols
             var best = 0
             var bestValue = row[0]
-            for c in 1..<max(x.cols, 1) where row[c] > bestValue {
-                best = c
-                bestValue = row[c]
+            var finite = row[0].isFinite
+            for c in 1..<max(x.cols, 1) {
+                let value = row[c]
+                finite = finite && value.isFinite
+                if value > bestValue {
+                    best = c
+                    bestValue = value
+                }
             }
-            o[r] = Int32(best)
+            o[r] = finite ? Int32(best) : -1
         }
     }
 

@@ -181,7 +181,9 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
             let shapes = qk == 32
                 ? [(32, 1), (32, 7), (64, 129), (192, 128), (96, 31), (256, 64), (2080, 50)].prefix(quick ? 4 : 7)
                 : [(256, 1), (256, 7), (512, 129), (768, 33), (2304, 50)].prefix(quick ? 3 : 5)
-            for rows in rowCounts {
+            // Quick: fewer row counts (each type costs the software device new pipelines), still
+            // one row, the 8-row streaming limit and both sides of it, and several tiles.
+            for rows in quick ? [1, 5, 8, 9, 33] : rowCounts {
                 for (inF, outF) in shapes {
                     let useBias = next() % 2 == 0, accumulate = next() % 2 == 0
                     let w = try weight(outF, inF, dtype, scale: 0.5)
@@ -218,23 +220,71 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
             }
         }
 
-        // Attention over a KV cache: grouped heads, causal prefill and decode, KV length 1 … 300
-        // (several 128-slot chunks of the Vulkan kernel's online softmax).
+        // Attention over a paged KV cache: grouped heads; several sequences in one call, each row
+        // with its own block table and visible count (causal prefill rows, decode rows, rows that
+        // see everything); blocks of 1, 7 and 16 slots scattered through the cache; f32 and f16
+        // caches; up to 300 slots (several 128-slot chunks of the Vulkan kernel's online softmax).
         let attentionShapes: [(n: Int, slots: Int, heads: Int, kvHeads: Int, headDim: Int)] = quick
             ? [(1, 1, 1, 1, 2), (1, 37, 4, 2, 16), (5, 5, 4, 2, 32), (3, 130, 8, 2, 64), (1, 4, 64, 64, 2),
                (2, 129, 2, 1, 16), (1, 300, 4, 2, 64), (9, 260, 6, 3, 128)]
             : [(1, 1, 1, 1, 2), (1, 37, 4, 2, 16), (5, 5, 4, 2, 32), (3, 130, 8, 2, 64), (1, 4, 64, 64, 2),
-               (17, 17, 4, 1, 8), (1, 300, 32, 8, 64), (9, 300, 6, 3, 128), (64, 64, 4, 4, 32)]
-        for shape in attentionShapes {
-            for causal in [true, false] {
-                let q = try activation(shape.n, shape.heads * shape.headDim, padding: 1)
-                let k = try activation(shape.slots, shape.kvHeads * shape.headDim, padding: 2)
-                let v = try activation(shape.slots, shape.kvHeads * shape.headDim, padding: 2)
-                let out = try output(shape.n, shape.heads * shape.headDim, padding: 1)
-                let scale = 1 / Float(shape.headDim).squareRoot()
-                subject.attention(q: q.0, keys: k.0, values: v.0, heads: shape.heads, kvHeads: shape.kvHeads, scale: scale, causal: causal, out: out.0)
-                reference.attention(q: q.1, keys: k.1, values: v.1, heads: shape.heads, kvHeads: shape.kvHeads, scale: scale, causal: causal, out: out.1)
-                compare("attention", "q \(shape.n) kv \(shape.slots) heads \(shape.heads)/\(shape.kvHeads)×\(shape.headDim)\(causal ? " causal" : "")", out)
+               (17, 17, 4, 1, 8), (1, 300, 32, 8, 64), (9, 300, 6, 3, 128), (64, 64, 4, 4, 32), (6, 40, 9, 3, 64)]
+        for (index, shape) in attentionShapes.enumerated() {
+            let blockSize = [1, 7, 16][index % 3]
+            let kvDType: DType = index % 2 == 0 ? .f32 : .f16
+            // Three sequences: the rows are split among them; each owns a shuffled set of blocks.
+            let sequences = min(3, shape.n)
+            let blocksPerSequence = (shape.slots + blockSize - 1) / blockSize
+            let blockCount = sequences * blocksPerSequence + 1
+            var blockIds = (0..<blockCount).map(Int32.init)
+            for b in stride(from: blockIds.count - 1, to: 0, by: -1) { blockIds.swapAt(b, int(0...b)) }
+            var rowTable: [Int32] = []
+            for row in 0..<shape.n {
+                let sequence = row % sequences
+                // Rows of one sequence are consecutive causal positions ending at `slots`;
+                // the first sequence's rows see everything.
+                let rowsOfSequence = (shape.n - sequence + sequences - 1) / sequences
+                let rank = row / sequences
+                let visible = sequence == 0 ? shape.slots : shape.slots - rowsOfSequence + rank + 1
+                rowTable += [Int32(max(visible, 1)), Int32(sequence * blocksPerSequence)]
+            }
+            let kvCols = shape.kvHeads * shape.headDim
+            let cacheRows = blockCount * blockSize
+            func cache() throws -> (S, R) {
+                let pool = (try subject.allocate(rows: cacheRows, cols: kvCols, dtype: kvDType),
+                            try reference.allocate(rows: cacheRows, cols: kvCols, dtype: kvDType))
+                let values = try activation(cacheRows, kvCols)
+                let all = try ids((0..<cacheRows).map(Int32.init))
+                subject.scatterRows(values.0, indices: all.0, into: pool.0)
+                reference.scatterRows(values.1, indices: all.1, into: pool.1)
+                return pool
+            }
+            let k = try cache(), v = try cache()
+            let blocks = try ids(Array(blockIds.prefix(sequences * blocksPerSequence)))
+            let table = (try subject.allocate(rows: shape.n, cols: 2, dtype: .i32), try reference.allocate(rows: shape.n, cols: 2, dtype: .i32))
+            subject.writeTokens(rowTable, to: table.0)
+            reference.writeTokens(rowTable, to: table.1)
+            let q = try activation(shape.n, shape.heads * shape.headDim, padding: 1)
+            let out = try output(shape.n, shape.heads * shape.headDim, padding: 1)
+            let scale = 1 / Float(shape.headDim).squareRoot()
+            subject.attention(q: q.0, keys: k.0, values: v.0, heads: shape.heads, kvHeads: shape.kvHeads, scale: scale,
+                              layout: AttentionLayout(rows: table.0, blocks: blocks.0, blockSize: blockSize), out: out.0)
+            reference.attention(q: q.1, keys: k.1, values: v.1, heads: shape.heads, kvHeads: shape.kvHeads, scale: scale,
+                                layout: AttentionLayout(rows: table.1, blocks: blocks.1, blockSize: blockSize), out: out.1)
+            compare("attention", "q \(shape.n) kv \(shape.slots) heads \(shape.heads)/\(shape.kvHeads)×\(shape.headDim) blocks of \(blockSize) \(kvDType)", out)
+        }
+
+        // Scattering rows into a cache (f32 and f16: rounding to nearest even) at shuffled rows.
+        for dtype in [DType.f32, .f16] {
+            for cols in [8, 34, 128] {
+                let rows = rowCounts[int(0...(rowCounts.count - 1))]
+                var targets = (0..<(rows + 3)).map(Int32.init)
+                for b in stride(from: targets.count - 1, to: 0, by: -1) { targets.swapAt(b, int(0...b)) }
+                let src = try activation(rows, cols, padding: 1), index = try ids(Array(targets.prefix(rows)))
+                let dst = (try subject.allocate(rows: rows + 3, cols: cols, dtype: dtype), try reference.allocate(rows: rows + 3, cols: cols, dtype: dtype))
+                subject.scatterRows(src.0, indices: index.0, into: dst.0)
+                reference.scatterRows(src.1, indices: index.1, into: dst.1)
+                compare("scatter_rows", "\(rows)×\(cols) into \(dtype)", dst, tolerance: 0)
             }
         }
 
@@ -255,22 +305,21 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
                 compare("silu", shape, out)
             }
             do {
-                let a = try activation(rows, cols), b = try activation(rows, cols, padding: 1), out = try output(rows, cols)
-                subject.add(a.0, b.0, out: out.0)
-                reference.add(a.1, b.1, out: out.1)
-                compare("add", shape, out)
-            }
-            do {
-                let x = try activation(rows, cols), out = try output(1, cols)
-                subject.meanRows(x.0, out: out.0)
-                reference.meanRows(x.1, out: out.1)
-                compare("mean_rows", shape, out)
-            }
-            do {
-                let x = try activation(rows, cols, values: (0..<(rows * cols)).map { _ in uniform(20) }), out = try output(rows, cols)
-                subject.softmax(x.0, out: out.0)
-                reference.softmax(x.1, out: out.1)
-                compare("softmax", shape, out)
+                // Segments of 1 to 4 rows (a merger's steps), possibly not touching.
+                let x = try activation(rows + 4, cols)
+                let count = int(1...4)
+                var table: [Int32] = []
+                for _ in 0..<count {
+                    let length = int(1...4)
+                    table += [Int32(int(0...rows)), Int32(length)]
+                }
+                let segments = (try subject.allocate(rows: count, cols: 2, dtype: .i32), try reference.allocate(rows: count, cols: 2, dtype: .i32))
+                subject.writeTokens(table, to: segments.0)
+                reference.writeTokens(table, to: segments.1)
+                let out = try output(count, cols, padding: 1)
+                subject.meanRows(x.0, segments: segments.0, out: out.0)
+                reference.meanRows(x.1, segments: segments.1, out: out.1)
+                compare("mean_rows", "\(count) segments of \(cols)", out)
             }
             do {
                 let x = try activation(rows, cols, values: (0..<(rows * cols)).map { _ in uniform(20) }), out = try output(rows, cols)
@@ -287,6 +336,15 @@ public final class OpConformance<Subject: Backend, Reference: Backend> {
                 subject.argmax(x.0, out: out.0)
                 reference.argmax(x.1, out: out.1)
                 compareIds("argmax", shape, out)
+                // A NaN or an infinity anywhere in a row makes its index -1.
+                var poisoned = values
+                let bad: [Float] = [.nan, .infinity, -.infinity]
+                for r in 0..<rows where r % 2 == 0 { poisoned[r * cols + int(0...(cols - 1))] = bad[r % 3] }
+                let y = try activation(rows, cols, values: poisoned)
+                let flagged = (try subject.allocate(rows: rows, cols: 1, dtype: .i32), try reference.allocate(rows: rows, cols: 1, dtype: .i32))
+                subject.argmax(y.0, out: flagged.0)
+                reference.argmax(y.1, out: flagged.1)
+                compareIds("argmax", shape + " with non-finite rows", flagged)
                 // Several tensors of different dtypes in one read.
                 do {
                     let both = try subject.read([out.0, x.0])

@@ -16,7 +16,6 @@ public final class ReferenceBackend: Backend {
     public init() {}
 
     public var name: String { "reference" }
-    public var prefersRunAhead: Bool { false }
 
     // MARK: Element access
 
@@ -130,23 +129,33 @@ public final class ReferenceBackend: Backend {
         }
     }
 
-    public func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, causal: Bool, out: T) {
-        let n = q.rows, slots = keys.rows, headDim = q.cols / heads, group = heads / kvHeads
-        for i in 0..<n {
-            let visible = causal ? slots - n + i + 1 : slots
+    public func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, layout: AttentionLayout<Buffer>, out: T) {
+        let headDim = q.cols / heads, group = heads / kvHeads
+        for i in 0..<q.rows {
+            let visible = Int(at(layout.rows, i, 0)), first = Int(at(layout.rows, i, 1))
+            let cacheRows = (0..<visible).map { s in
+                Int(get(layout.blocks, first + s / layout.blockSize)) * layout.blockSize + s % layout.blockSize
+            }
             for h in 0..<heads {
                 let kv = (h / group) * headDim
-                var scores = (0..<visible).map { s -> Double in
-                    (0..<headDim).reduce(0.0) { $0 + at(q, i, h * headDim + $1) * at(keys, s, kv + $1) } * Double(scale)
+                var scores = cacheRows.map { row -> Double in
+                    (0..<headDim).reduce(0.0) { $0 + at(q, i, h * headDim + $1) * at(keys, row, kv + $1) } * Double(scale)
                 }
                 let maximum = scores.max() ?? 0
                 scores = scores.map { exp($0 - maximum) }
                 let total = scores.reduce(0, +)
                 for d in 0..<headDim {
-                    let value = (0..<visible).reduce(0.0) { $0 + scores[$1] * at(values, $1, kv + d) } / total
+                    let value = cacheRows.indices.reduce(0.0) { $0 + scores[$1] * at(values, cacheRows[$1], kv + d) } / total
                     set(out, i * out.cols + h * headDim + d, value)
                 }
             }
+        }
+    }
+
+    public func scatterRows(_ src: T, indices: T, into dst: T) {
+        for i in 0..<src.rows {
+            let row = Int(get(indices, i))
+            for c in 0..<src.cols { set(dst, row * dst.cols + c, at(src, i, c)) }
         }
     }
 
@@ -164,13 +173,12 @@ public final class ReferenceBackend: Backend {
         }
     }
 
-    public func add(_ a: T, _ b: T, out: T) {
-        for i in 0..<a.count { set(out, i, get(a, i) + get(b, i)) }
-    }
-
-    public func meanRows(_ x: T, out: T) {
-        for c in 0..<x.cols {
-            set(out, c, (0..<x.rows).reduce(0.0) { $0 + at(x, $1, c) } / Double(x.rows))
+    public func meanRows(_ x: T, segments: T, out: T) {
+        for j in 0..<segments.rows {
+            let start = Int(at(segments, j, 0)), count = Int(at(segments, j, 1))
+            for c in 0..<x.cols {
+                set(out, j * out.cols + c, (start..<(start + count)).reduce(0.0) { $0 + at(x, $1, c) } / Double(count))
+            }
         }
     }
 
@@ -178,16 +186,6 @@ public final class ReferenceBackend: Backend {
         for r in 0..<a.rows {
             for c in 0..<a.cols { set(out, r * out.cols + c, at(a, r, c)) }
             for c in 0..<b.cols { set(out, r * out.cols + a.cols + c, at(b, r, c)) }
-        }
-    }
-
-    public func softmax(_ x: T, out: T) {
-        for r in 0..<x.rows {
-            let row = (0..<x.cols).map { at(x, r, $0) }
-            let maximum = row.max() ?? 0
-            let e = row.map { exp($0 - maximum) }
-            let total = e.reduce(0, +)
-            for c in 0..<x.cols { set(out, r * out.cols + c, e[c] / total) }
         }
     }
 
@@ -199,7 +197,8 @@ public final class ReferenceBackend: Backend {
         for r in 0..<x.rows {
             var best = 0
             for c in 0..<x.cols where at(x, r, c) > at(x, r, best) { best = c }
-            set(out, r, Double(best))
+            let finite = (0..<x.cols).allSatisfy { at(x, r, $0).isFinite }
+            set(out, r, finite ? Double(best) : -1)
         }
     }
 }

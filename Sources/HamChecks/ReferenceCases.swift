@@ -90,17 +90,29 @@ public struct ReferenceCases: Sendable {
     public static let logitTolerance: Float = 1e-3
     public static let stopTolerance: Float = 1e-4
 
-    /// Runs `c` with `generator` and returns every difference from the reference (none: it
-    /// reproduces). HAMburger cases compare tokens, step boundaries, and each micro step's token,
-    /// top-1 logit, logsumexp and stop probability; base cases the greedy ids and the logits
-    /// after the prompt.
-    public static func differences(_ c: Case, generator: Generator) throws -> [String] {
-        var failures: [String] = []
-        var traces: [MicroStepTrace] = []
+    /// The request that reproduces `c` (greedy, every micro step's logits traced).
+    public static func request(_ c: Case) -> GenerationRequest {
         let options = GenerationOptions(maxTokens: c.maxTokens, confidence: c.confidence ?? ModelConfig.defaultConfidence,
                                         mode: c.isBase ? .base : .hamburger)
-        let result = try generator.generate(prompt: c.prompt_ids, options: options, trace: { traces.append($0) })
+        return GenerationRequest(prompt: c.prompt_ids, options: options, traceLogits: true)
+    }
 
+    /// Runs `c` alone on `engine` and returns every difference from the reference (none: it
+    /// reproduces).
+    public static func differences(_ c: Case, engine: InferenceEngine) throws -> [String] {
+        var traces: [MicroStepTrace] = []
+        let result = try engine.generate(request(c)) { event in
+            if case .trace(_, let trace) = event { traces.append(trace) }
+        }
+        return differences(c, result: result, traces: traces)
+    }
+
+    /// Every difference between a generation (its result and its micro steps' traces) and the
+    /// reference. HAMburger cases compare tokens, step boundaries, and each micro step's token,
+    /// top-1 logit, logsumexp and stop probability; base cases the greedy ids and the logits
+    /// after the prompt.
+    public static func differences(_ c: Case, result: GenerationResult, traces: [MicroStepTrace]) -> [String] {
+        var failures: [String] = []
         if c.isBase {
             if result.tokens != c.greedy_ids ?? [] {
                 failures.append("greedy ids \(result.tokens); expected \(c.greedy_ids ?? [])")

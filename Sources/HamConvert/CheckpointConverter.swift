@@ -30,7 +30,12 @@ public enum CheckpointConverter {
     /// Taken from the base model directory when present.
     public static let baseFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
 
-    public static func convert(checkpoint: String, base: String, output: String, force: Bool = false) throws -> Summary {
+    /// `dtype`: f32, f16 or bf16 to store every tensor in (a checkpoint consolidated from
+    /// DeepSpeed holds float32); nil keeps each tensor's stored dtype.
+    public static func convert(checkpoint: String, base: String, output: String, dtype: DType? = nil, force: Bool = false) throws -> Summary {
+        if let dtype, ![DType.f32, .f16, .bf16].contains(dtype) {
+            throw LoadError.invalidField(path: checkpoint, field: "--dtype", detail: "is \(dtype.rawValue); expected f32, f16 or bf16 (hamrun quantize makes the block types)")
+        }
         try OutputDirectory.check(output, force: force)
 
         var isDirectory: ObjCBool = false
@@ -68,7 +73,7 @@ public enum CheckpointConverter {
             throw LoadError.missingField(path: baseConfigPath, field: "hamburger")
         }
 
-        let plan = try planTensors(source, config: config)
+        let plan = try planTensors(source, config: config, dtype: dtype)
         let byteCount = plan.reduce(0) { $0 + $1.dtype.bytes($1.shape.reduce(1, *)) }
         let copied = baseFiles.filter { InputFile.exists(filePath($0, in: base)) }
 
@@ -128,10 +133,11 @@ public enum CheckpointConverter {
         return highest + 1
     }
 
-    private static func planTensors(_ source: TorchCheckpoint, config: ModelConfig) throws -> [SafeTensorsWriter.PendingTensor] {
+    private static func planTensors(_ source: TorchCheckpoint, config: ModelConfig, dtype target: DType?) throws -> [SafeTensorsWriter.PendingTensor] {
         var plan: [SafeTensorsWriter.PendingTensor] = []
         var used: Set<String> = []
-        for (name, shape) in TensorLayout.expected(for: config) {
+        for spec in ModelSchema(config: config).all {
+            let name = spec.name, shape = spec.shape
             let key = checkpointName(for: name)
             guard source.contains(key) else { throw LoadError.missingTensor(path: source.path, tensor: key) }
             let (dtype, found) = try source.describe(key)
@@ -139,7 +145,17 @@ public enum CheckpointConverter {
                 throw LoadError.shapeMismatch(path: source.path, tensor: key, expected: shape, found: found)
             }
             used.insert(key)
-            plan.append(.init(name: name, dtype: dtype, shape: shape) { try source.tensor(key) })
+            let stored = target ?? dtype
+            plan.append(.init(name: name, dtype: stored, shape: shape) {
+                let tensor = try source.tensor(key)
+                guard stored != tensor.dtype else { return tensor }
+                let converted = tensor.converted(to: stored)
+                if stored == .f16, let value = Quantizer.firstOverflow(tensor, converted) {
+                    throw LoadError.invalidField(path: source.path, field: key,
+                                                 detail: "holds \(value), beyond f16's range (±65504); expected values f16 can hold (--dtype bf16 keeps f32's range)")
+                }
+                return converted
+            })
         }
 
         // Stored once in hamrun's format; a copy holding other values would be silently lost.

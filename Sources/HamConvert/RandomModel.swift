@@ -76,72 +76,29 @@ public enum RandomModel {
         }
     }
 
+    /// Random values for every tensor of `specs` (a `ModelSchema` part), in schema order.
+    public static func tensors(_ specs: [TensorSpec], dtype: DType, random: inout Random) -> [(name: String, tensor: HostTensor)] {
+        specs.map { spec in
+            let tensor: HostTensor
+            switch spec.role {
+            case .gain: tensor = constant(spec.shape, 1, dtype: dtype)
+            case .bias: tensor = random.tensor(spec.shape, scale: 0.02, dtype: dtype)
+            case .table: tensor = random.tensor(spec.shape, scale: 1, dtype: dtype)
+            case .matrix: tensor = random.tensor(spec.shape, scale: 1 / Double(spec.shape.last ?? 1).squareRoot(), dtype: dtype)
+            }
+            return (spec.name, tensor)
+        }
+    }
+
     /// The base Llama model's tensors.
     public static func baseTensors(_ c: ModelConfig, dtype: DType, random: inout Random) -> [(name: String, tensor: HostTensor)] {
-        var tensors: [(name: String, tensor: HostTensor)] = [
-            ("model.embed_tokens.weight", random.tensor([c.vocabSize, c.hiddenSize], scale: 1, dtype: dtype)),
-            ("model.norm.weight", constant([c.hiddenSize], 1, dtype: dtype)),
-        ]
-        for l in 0..<c.numHiddenLayers {
-            tensors += layerTensors(c, prefix: "model.layers.\(l).", dtype: dtype, random: &random)
-        }
-        if !c.tieWordEmbeddings {
-            tensors.append(("lm_head.weight", random.tensor([c.vocabSize, c.hiddenSize], scale: 1 / Double(c.hiddenSize).squareRoot(), dtype: dtype)))
-        }
-        return tensors
+        tensors(LlamaSchema(config: c).all, dtype: dtype, random: &random)
     }
 
     /// The compositional embedder and the micro-step decoder (docs/MODEL_FORMAT.md).
     public static func hamburgerTensors(_ c: ModelConfig, _ h: ModelConfig.HAMburgerConfig, dtype: DType,
                                         random: inout Random) -> [(name: String, tensor: HostTensor)] {
-        let d = c.hiddenSize
-        func linear(_ name: String, _ out: Int, _ inFeatures: Int) -> [(name: String, tensor: HostTensor)] {
-            [(name + ".weight", random.tensor([out, inFeatures], scale: 1 / Double(inFeatures).squareRoot(), dtype: dtype)),
-             (name + ".bias", random.tensor([out], scale: 0.02, dtype: dtype))]
-        }
-        var tensors: [(name: String, tensor: HostTensor)] = [
-            ("comp_embedder.merger.pos", random.tensor([h.maxSteps, d / 2], scale: 1, dtype: dtype)),
-        ]
-        tensors += linear("comp_embedder.merger.q_proj", d, d)
-        tensors += linear("comp_embedder.merger.k_proj", d, d + d / 2)
-        tensors += linear("comp_embedder.merger.v_proj", d, d + d / 2)
-        tensors += linear("comp_embedder.out_proj", d, d)
-        for j in 0..<h.numMicroLayers {
-            tensors += layerTensors(c, prefix: "micro_step_decoder.decoders.\(j).", dtype: dtype, random: &random)
-        }
-        tensors += linear("micro_step_decoder.stop_head.0", d, d)
-        tensors += linear("micro_step_decoder.stop_head.2", d, d)
-        tensors += linear("micro_step_decoder.stop_head.4", 1, d)
-        return tensors
-    }
-
-    private static func layerTensors(_ c: ModelConfig, prefix: String, dtype: DType, random: inout Random) -> [(name: String, tensor: HostTensor)] {
-        let d = c.hiddenSize, f = c.intermediateSize
-        func weight(_ name: String, _ out: Int, _ inFeatures: Int) -> (name: String, tensor: HostTensor) {
-            (prefix + name, random.tensor([out, inFeatures], scale: 1 / Double(inFeatures).squareRoot(), dtype: dtype))
-        }
-        var tensors = [
-            (prefix + "input_layernorm.weight", constant([d], 1, dtype: dtype)),
-            weight("self_attn.q_proj.weight", c.qDim, d),
-            weight("self_attn.k_proj.weight", c.kvDim, d),
-            weight("self_attn.v_proj.weight", c.kvDim, d),
-            weight("self_attn.o_proj.weight", d, c.qDim),
-            (prefix + "post_attention_layernorm.weight", constant([d], 1, dtype: dtype)),
-            weight("mlp.gate_proj.weight", f, d),
-            weight("mlp.up_proj.weight", f, d),
-            weight("mlp.down_proj.weight", d, f),
-        ]
-        if c.attentionBias {
-            for (name, size) in [("q_proj", c.qDim), ("k_proj", c.kvDim), ("v_proj", c.kvDim), ("o_proj", d)] {
-                tensors.append((prefix + "self_attn.\(name).bias", random.tensor([size], scale: 0.02, dtype: dtype)))
-            }
-        }
-        if c.mlpBias {
-            for (name, size) in [("gate_proj", f), ("up_proj", f), ("down_proj", d)] {
-                tensors.append((prefix + "mlp.\(name).bias", random.tensor([size], scale: 0.02, dtype: dtype)))
-            }
-        }
-        return tensors
+        tensors(MergerSchema(config: c, hamburger: h).all + MicroDecoderSchema(config: c, hamburger: h).all, dtype: dtype, random: &random)
     }
 
     private static func constant(_ shape: [Int], _ value: Float, dtype: DType) -> HostTensor {

@@ -22,14 +22,15 @@ public enum SafeTensorsWriter {
         try writeAtomically(output, to: path)
     }
 
-    /// The header length and the header, padded with spaces to a multiple of 8 bytes. q8_0
-    /// tensors are written as U8 matrices of their blocks (`[rows, cols / 32 · 34]`), and the
-    /// metadata says `"quantization": "q8_0"` so a loader knows what those bytes are.
+    /// The header length and the header, padded with spaces to a multiple of 8 bytes. Tensors of
+    /// a block type are written as U8 matrices of their blocks (`[rows, cols / block · bytes]`),
+    /// and the metadata names each one's type (`"quantization.<name>": "q4_k"`) so a loader knows
+    /// what those bytes are.
     static func header(_ tensors: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String]) -> [UInt8] {
         var header = "{"
         var parts: [String] = []
         var metadata = metadata
-        if tensors.contains(where: { $0.dtype == .q8_0 }) { metadata[WeightStore.quantizationKey] = DType.q8_0.rawValue }
+        for (name, dtype, _) in tensors where dtype.isQuantized { metadata[WeightStore.quantizationKey(for: name)] = dtype.rawValue }
         if !metadata.isEmpty {
             let fields = metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
             parts.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
@@ -37,7 +38,7 @@ public enum SafeTensorsWriter {
         var offset = 0
         for (name, dtype, shape) in tensors {
             let end = offset + dtype.bytes(shape.reduce(1, *))
-            let stored = dtype == .q8_0 ? [shape[0], dtype.bytes(shape.dropFirst().reduce(1, *))] : shape
+            let stored = dtype.isQuantized ? [shape[0], dtype.bytes(shape.dropFirst().reduce(1, *))] : shape
             let dims = stored.map(String.init).joined(separator: ",")
             parts.append("\(JSONText.quoted(name)):{\"dtype\":\"\(dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end

@@ -35,22 +35,7 @@ extension ModelConfig {
                 }
             }
 
-            var hamburger: HAMburgerConfig?
-            if let h = try root.optional("hamburger") {
-                try h.object()
-                var hc = HAMburgerConfig()
-                hc.maxSteps = try h.optional("max_steps")?.integer(in: Limits.maxSteps) ?? hc.maxSteps
-                hc.numMicroLayers = try h.optional("num_micro_layers")?.integer(in: Limits.microLayers) ?? hc.numMicroLayers
-                if let layers = try h.optional("feature_layers") {
-                    hc.featureLayers = try layers.array().map { try $0.integer(in: 0...(Limits.layers.upperBound - 1)) }
-                }
-                hc.mergerHeads = try h.optional("merger_heads")?.integer(in: Limits.heads) ?? hc.mergerHeads
-                hc.confidence = try h.optional("confidence")?.double(in: 0...1)
-                if let mode = try h.optional("micro_attention") {
-                    hc.microAttention = MicroAttention(rawValue: try mode.string(oneOf: ["bidirectional", "causal"])) ?? .causal
-                }
-                hamburger = hc
-            }
+            let hamburger = try root.optional("hamburger").map(HAMburgerConfig.parse)
 
             let config = ModelConfig(
                 hiddenSize: hidden,
@@ -72,6 +57,25 @@ extension ModelConfig {
                 hamburger: hamburger)
             return try config.validated(path: path)
         }
+    }
+}
+
+extension ModelConfig.HAMburgerConfig {
+    /// config.json's `hamburger` object; `validated(path:)` checks it against the base config.
+    static func parse(_ h: JSONValue) throws -> Self {
+        try h.object()
+        var hc = Self()
+        hc.maxSteps = try h.optional("max_steps")?.integer(in: ModelConfig.Limits.maxSteps) ?? hc.maxSteps
+        hc.numMicroLayers = try h.optional("num_micro_layers")?.integer(in: ModelConfig.Limits.microLayers) ?? hc.numMicroLayers
+        if let layers = try h.optional("feature_layers") {
+            hc.featureLayers = try layers.array().map { try $0.integer(in: 0...(ModelConfig.Limits.layers.upperBound - 1)) }
+        }
+        hc.mergerHeads = try h.optional("merger_heads")?.integer(in: ModelConfig.Limits.heads) ?? hc.mergerHeads
+        hc.confidence = try h.optional("confidence")?.double(in: 0...1)
+        if let mode = try h.optional("micro_attention") {
+            hc.microAttention = ModelConfig.MicroAttention(rawValue: try mode.string(oneOf: ["bidirectional", "causal"])) ?? .causal
+        }
+        return hc
     }
 }
 

@@ -4,7 +4,8 @@ import HamFiles
 import HamJSON
 
 /// A model opened from a path (docs/MODEL_FORMAT.md): a model directory (config.json and
-/// safetensors), or a GGUF file. Either way the rest of hamrun sees the same things: a config,
+/// safetensors, or config.json naming a base GGUF and safetensors with the HAMburger modules), or
+/// a GGUF file. Either way the rest of hamrun sees the same things: a config,
 /// one `WeightSource` answering by Hugging Face names, the token ids that end generation, and
 /// where the tokenizer comes from.
 public struct ModelFiles: Sendable {
@@ -40,18 +41,33 @@ public struct ModelFiles: Sendable {
         try self.init(gguf: try GGUFFile(file: file))
     }
 
-    /// A model directory: config.json, model.safetensors (or shards), tokenizer.json.
+    /// A model directory: config.json, model.safetensors (or shards), tokenizer.json; or
+    /// config.json with `base_gguf` and the HAMburger modules' safetensors.
     public init(directory path: String) throws {
         guard InputFile.exists(path) else { throw LoadError.fileNotFound(path: path) }
         guard InputFile.isDirectory(path) else {
             throw LoadError.unreadable(path: path, reason: "not a directory (expected a model directory with config.json and model.safetensors)")
         }
         self.path = path
-        config = try ModelConfig.load(path: filePath("config.json", in: path))
-        weights = try WeightStore(directory: path)
-
-        var eos = config.eosTokenIds
-        var bos = config.bosTokenId
+        let configPath = filePath("config.json", in: path)
+        let configBytes = try readFile(configPath, limit: jsonFileLimit)
+        var eos: [Int], bos: Int?
+        var baseTokenizer: TokenizerSource?
+        if let reference = try BaseGGUF.reference(in: configBytes, configPath: configPath) {
+            // A HAMburger model over a base GGUF: the base's config, tensors and tokenizer come
+            // from the GGUF; the directory adds the HAMburger modules.
+            let base = try ModelFiles(gguf: try GGUFFile(path: try BaseGGUF.resolve(reference, directory: path, configPath: configPath)))
+            config = try BaseGGUF.config(base: base.config, configBytes: configBytes, configPath: configPath)
+            weights = try LayeredWeights([try WeightStore(directory: path), base.weights])
+            eos = base.eosTokenIds
+            bos = base.bosTokenId
+            baseTokenizer = base.tokenizer
+        } else {
+            config = try ModelConfig.parse(configBytes, path: configPath)
+            weights = try WeightStore(directory: path)
+            eos = config.eosTokenIds
+            bos = config.bosTokenId
+        }
         let generationPath = filePath("generation_config.json", in: path)
         if FileManager.default.fileExists(atPath: generationPath) {
             let generation = try withLoadErrors { try JSONDocument(readFile(generationPath, limit: jsonFileLimit), source: generationPath).root }
@@ -63,7 +79,7 @@ public struct ModelFiles: Sendable {
         eosTokenIds = eos
         bosTokenId = bos
         let tokenizerPath = filePath("tokenizer.json", in: path)
-        tokenizer = FileManager.default.fileExists(atPath: tokenizerPath) ? .json(path: tokenizerPath) : nil
+        tokenizer = InputFile.exists(tokenizerPath) ? .json(path: tokenizerPath) : baseTokenizer
         logSummary()
     }
 
@@ -89,11 +105,4 @@ public struct ModelFiles: Sendable {
 
 public func filePath(_ name: String, in directory: String) -> String {
     (directory as NSString).appendingPathComponent(name)
-}
-
-extension HAMburgerGraph {
-    /// The graph of an opened model.
-    public convenience init(model: ModelFiles, backend: B, mode: GenerationMode) throws {
-        try self.init(config: model.config, weights: model.weights, path: model.path, backend: backend, mode: mode)
-    }
 }

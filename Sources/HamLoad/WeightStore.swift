@@ -49,8 +49,12 @@ public final class WeightStore: WeightSource, @unchecked Sendable {
         return files[path]?.entries[name]?.dtype
     }
 
-    /// Metadata key of a file whose U8 tensors are packed q8_0 blocks (`hamrun quantize`).
+    /// Metadata keys naming the block type of a U8 tensor (packed blocks, `hamrun quantize`):
+    /// `"quantization.<tensor name>"` for one tensor, or `"quantization"` for every U8 tensor of
+    /// the file (how files with only q8_0 were first written). docs/MODEL_FORMAT.md.
     public static let quantizationKey = "quantization"
+
+    public static func quantizationKey(for tensor: String) -> String { quantizationKey + "." + tensor }
 
     /// The tensor `name`, which must have `shape`.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
@@ -59,23 +63,36 @@ public final class WeightStore: WeightSource, @unchecked Sendable {
         }
         var tensor = try file.tensor(name)
         if tensor.dtype == .u8 {
-            // Packed q8_0 blocks: [rows, cols / 32 · 34] bytes standing for [rows, cols] elements.
-            guard file.metadata[Self.quantizationKey] == DType.q8_0.rawValue else {
-                throw LoadError.dtypeNotAllowed(path: path, tensor: name, dtype: "U8", expected: "F32, F16 or BF16 (U8 only in q8_0 files)")
-            }
-            let logical = [tensor.shape.first ?? 0, (tensor.shape.dropFirst().first ?? 0) / 34 * 32]
-            guard shape.count == 2, tensor.shape.count == 2, shape[1] % 32 == 0, logical == shape,
-                  tensor.shape[1] == DType.q8_0.bytes(shape[1]) else {
-                throw LoadError.shapeMismatch(path: path, tensor: name, expected: shape, found: logical)
-            }
-            tensor = HostTensor(dtype: .q8_0, shape: shape, data: tensor.data, owner: tensor.owner)
+            tensor = try blocks(tensor, name: name, shape: shape, file: file)
         }
         guard tensor.shape == shape else {
             throw LoadError.shapeMismatch(path: path, tensor: name, expected: shape, found: tensor.shape)
         }
         guard tensor.dtype != .i32 else {
-            throw LoadError.dtypeNotAllowed(path: path, tensor: name, dtype: "I32", expected: "F32, F16, BF16 or q8_0")
+            throw LoadError.dtypeNotAllowed(path: path, tensor: name, dtype: "I32", expected: "F32, F16, BF16 or a block type")
         }
         return tensor
+    }
+
+    /// A U8 tensor as the blocks its metadata names: `[rows, cols / block · bytes]` bytes standing
+    /// for `[rows, cols]` elements.
+    private func blocks(_ raw: HostTensor, name: String, shape: [Int], file: SafeTensorsFile) throws -> HostTensor {
+        let key = Self.quantizationKey(for: name)
+        guard let typeName = file.metadata[key] ?? file.metadata[Self.quantizationKey] else {
+            throw LoadError.dtypeNotAllowed(path: file.path, tensor: name, dtype: "U8",
+                                            expected: "F32, F16 or BF16 (U8 only for packed blocks named by __metadata__ '\(key)')")
+        }
+        let names = DType.quantized.map(\.rawValue).joined(separator: ", ")
+        guard let dtype = DType(rawValue: typeName), dtype.isQuantized else {
+            let field = file.metadata[key] != nil ? key : Self.quantizationKey
+            throw LoadError.invalidField(path: file.path, field: "__metadata__.\(field)", detail: "is '\(typeName)'; expected one of \(names)")
+        }
+        let bytesPerRow = raw.shape.count == 2 ? raw.shape[1] : 0
+        let logical = [raw.shape.first ?? 0, bytesPerRow / dtype.blockBytes * dtype.blockElements]
+        guard shape.count == 2, raw.shape.count == 2, shape[1] % dtype.blockElements == 0, logical == shape,
+              bytesPerRow == dtype.bytes(shape[1]) else {
+            throw LoadError.shapeMismatch(path: file.path, tensor: name, expected: shape, found: logical)
+        }
+        return HostTensor(dtype: dtype, shape: shape, data: raw.data, owner: raw.owner)
     }
 }

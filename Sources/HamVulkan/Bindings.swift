@@ -1,8 +1,8 @@
 import CVulkan
 
-/// The buffers of one command (up to four), in binding order, with whether the command writes
-/// each: what descriptors are made of and what barriers are decided on. A fixed-size value, so
-/// recording a dispatch allocates nothing.
+/// The buffers of one command (up to `capacity`), in binding order, with whether the command
+/// writes each: what descriptors are made of and what barriers are decided on. A fixed-size
+/// value, so recording a dispatch allocates nothing.
 struct Bindings {
     struct Entry {
         /// nil for the backend's own buffers (the placeholder of an absent bias), which no
@@ -14,7 +14,9 @@ struct Bindings {
         let writes: Bool
     }
 
-    private var e0, e1, e2, e3: Entry?
+    static let capacity = 8
+    private var e0, e1, e2, e3, e4, e5, e6, e7: Entry?
+    /// Entries appended (beyond `capacity` they are dropped, and the dispatch is refused).
     private(set) var count = 0
 
     init() {}
@@ -29,9 +31,14 @@ struct Bindings {
         case 0: e0 = entry
         case 1: e1 = entry
         case 2: e2 = entry
-        default: e3 = entry
+        case 3: e3 = entry
+        case 4: e4 = entry
+        case 5: e5 = entry
+        case 6: e6 = entry
+        case 7: e7 = entry
+        default: break
         }
-        count = min(count + 1, 4)
+        count += 1
     }
 
     subscript(index: Int) -> Entry? {
@@ -40,12 +47,17 @@ struct Bindings {
         case 1: e1
         case 2: e2
         case 3: e3
+        case 4: e4
+        case 5: e5
+        case 6: e6
+        case 7: e7
         default: nil
         }
     }
 }
 
-/// The push constants of one dispatch: 32-bit words (floats by bit pattern), at most 16.
+/// The push constants of one dispatch: 32-bit words (floats by bit pattern), at most 16 (more
+/// are counted but not kept, and the dispatch is refused).
 struct PushConstants {
     private var words: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
                         UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
@@ -66,11 +78,11 @@ struct PushConstants {
     }
 
     private mutating func append(bits: UInt32) {
+        defer { count += 1 }
         guard count < 16 else { return }
         withUnsafeMutableBytes(of: &words) { raw in
             raw.storeBytes(of: bits, toByteOffset: count * 4, as: UInt32.self)
         }
-        count += 1
     }
 
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {

@@ -8,12 +8,12 @@ import CVulkan
 final class DescriptorBinder {
     private struct SetKey: Hashable {
         let kernel: Kernel
-        let k0, k1, k2, k3: UInt64
+        let keys: [UInt64]
     }
 
     private let context: VulkanContext
-    private var infos = [VkDescriptorBufferInfo](repeating: VkDescriptorBufferInfo(), count: 4)
-    private var writes = [VkWriteDescriptorSet](repeating: VkWriteDescriptorSet(), count: 4)
+    private var infos = [VkDescriptorBufferInfo](repeating: VkDescriptorBufferInfo(), count: Bindings.capacity)
+    private var writes = [VkWriteDescriptorSet](repeating: VkWriteDescriptorSet(), count: Bindings.capacity)
     private var pools: [VkDescriptorPool] = []
     private var sets: [SetKey: VkDescriptorSet] = [:]
     private var keysByBuffer: [UInt64: [SetKey]] = [:]
@@ -73,8 +73,7 @@ final class DescriptorBinder {
     }
 
     private func cachedSet(_ bindings: Bindings, pipeline: Pipeline) throws -> VkDescriptorSet {
-        let key = SetKey(kernel: pipeline.kernel, k0: bindings[0]?.key ?? 0, k1: bindings[1]?.key ?? 0,
-                         k2: bindings[2]?.key ?? 0, k3: bindings[3]?.key ?? 0)
+        let key = SetKey(kernel: pipeline.kernel, keys: (0..<bindings.count).map { bindings[$0]?.key ?? 0 })
         if let set = sets[key] { return set }
         let set: VkDescriptorSet
         if let recycled = spare[pipeline.kernel]?.popLast() {
@@ -122,7 +121,7 @@ final class DescriptorBinder {
     }
 
     private func addPool() throws {
-        var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(Self.setsPerPool * 4))
+        var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(Self.setsPerPool * Bindings.capacity))
         var info = VkDescriptorPoolCreateInfo()
         info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
         info.maxSets = UInt32(Self.setsPerPool)

@@ -1,7 +1,7 @@
-/// The compute kernels, each one shader of Shaders/, with its binding count and push-constant
-/// size (which must match the shader's `Params` block).
+/// The compute kernels, each one shader of Shaders/ (whose SPIR-V says its bindings and
+/// push-constant block: `SPIRV.interface`).
 enum Kernel: Int, CaseIterable {
-    case matvec, matmul, rmsNorm, rope, attention, elementwise, meanRows, concatColumns, softmax, argmax, embed
+    case matvec, matmul, rmsNorm, rope, attention, elementwise, meanRows, concatColumns, argmax, embed, scatterRows
 
     var spirv: SPIRV {
         switch self {
@@ -13,30 +13,9 @@ enum Kernel: Int, CaseIterable {
         case .elementwise: .elementwise
         case .meanRows: .meanRows
         case .concatColumns: .concatColumns
-        case .softmax: .softmax
         case .argmax: .argmax
         case .embed: .embed
-        }
-    }
-
-    var bindingCount: Int {
-        switch self {
-        case .matvec, .matmul, .attention: 4
-        case .rmsNorm, .rope, .elementwise, .concatColumns, .embed: 3
-        case .meanRows, .softmax, .argmax: 2
-        }
-    }
-
-    /// Words of the shader's push-constant block.
-    var pushWords: Int {
-        switch self {
-        case .matvec, .matmul: 10
-        case .rmsNorm: 6
-        case .rope: 8
-        case .attention: 14
-        case .elementwise, .meanRows, .softmax, .argmax: 4
-        case .concatColumns: 7
-        case .embed: 9
+        case .scatterRows: .scatterRows
         }
     }
 
@@ -53,5 +32,5 @@ enum Kernel: Int, CaseIterable {
 
 /// Operations of the elementwise kernel (its OP specialization constant).
 enum ElementwiseOp: Int32 {
-    case add = 0, siluMul = 1, silu = 2, sigmoid = 3
+    case siluMul = 1, silu = 2, sigmoid = 3
 }

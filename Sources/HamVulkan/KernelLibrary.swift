@@ -25,6 +25,7 @@ final class KernelLibrary {
     private var modules: [Kernel: VkShaderModule] = [:]
     private var layouts: [Kernel: (set: VkDescriptorSetLayout, pipeline: VkPipelineLayout)] = [:]
     private var pipelines: [Key: Pipeline] = [:]
+    private var interfaces: [Kernel: SPIRV.Interface] = [:]
 
     init(context: VulkanContext) throws {
         self.context = context
@@ -52,6 +53,14 @@ final class KernelLibrary {
     }
 
     var pipelineCount: Int { pipelines.count }
+
+    /// The kernel's bindings and push-constant size, as its shader declares them.
+    func interface(_ kernel: Kernel) throws -> SPIRV.Interface {
+        if let known = interfaces[kernel] { return known }
+        let interface = try kernel.spirv.interface()
+        interfaces[kernel] = interface
+        return interface
+    }
 
     /// The pipeline of `kernel` with specialization constants 0, 1 and 2 (each shader declares
     /// those it uses; Vulkan ignores the others).
@@ -118,7 +127,8 @@ final class KernelLibrary {
     /// Every binding is a storage buffer; with push descriptors the set is pushed per dispatch.
     private func layouts(_ kernel: Kernel) throws -> (set: VkDescriptorSetLayout, pipeline: VkPipelineLayout) {
         if let layout = layouts[kernel] { return layout }
-        let bindings = (0..<kernel.bindingCount).map { index -> VkDescriptorSetLayoutBinding in
+        let interface = try self.interface(kernel)
+        let bindings = (0..<interface.bindings).map { index -> VkDescriptorSetLayoutBinding in
             var binding = VkDescriptorSetLayoutBinding()
             binding.binding = UInt32(index)
             binding.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
@@ -143,7 +153,7 @@ final class KernelLibrary {
         var range = VkPushConstantRange()
         range.stageFlags = VkShaderStageFlags(VK_SHADER_STAGE_COMPUTE_BIT.rawValue)
         range.offset = 0
-        range.size = UInt32(kernel.pushWords * 4)
+        range.size = UInt32(interface.pushConstantBytes)
         var pipelineLayout: VkPipelineLayout?
         var setLayouts: VkDescriptorSetLayout? = setLayout
         let layoutResult = withUnsafePointer(to: &setLayouts) { setPointer in

@@ -1,7 +1,7 @@
 import HamCore
 
-/// What a sync point and a dispatch cost on a device: the numbers that decide whether micro
-/// steps should wait for each stop decision or run ahead (`hamrun devices --latency`).
+/// What a sync point and a dispatch cost on a device (`hamrun devices --latency`): an engine
+/// tick is one submission and one read, plus some two hundred dependent dispatches.
 public struct LatencyReport: Sendable, CustomStringConvertible {
     /// One tiny dispatch submitted and waited for (`synchronize`).
     public var submitMicroseconds: Double
@@ -42,7 +42,7 @@ extension VulkanBackend {
         }
         let batch = 500
         let start = ContinuousClock.now
-        for _ in 0..<batch { add(x, x, out: x) }
+        for _ in 0..<batch { silu(x, out: x) }
         try synchronize()
         let perDispatch = ((ContinuousClock.now - start).seconds * 1e6 - submit) / Double(batch)
         return LatencyReport(submitMicroseconds: submit, readMicroseconds: read, dispatchMicroseconds: max(perDispatch, 0))

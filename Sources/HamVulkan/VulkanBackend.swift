@@ -92,10 +92,6 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// "vulkan: NVIDIA H100 80GB HBM3 (discrete)".
     public var name: String { "vulkan: \(device.summary)" }
 
-    /// Measured (docs/PERFORMANCE.md, "Vulkan backend"): waiting for each stop decision costs
-    /// one submission per micro step, far less than the micro steps run-ahead throws away.
-    public var prefersRunAhead: Bool { options.runAhead ?? false }
-
     /// Whether the validation layer is on (asked for and installed).
     public var validationEnabled: Bool { context.instance.validationEnabled }
     public var validationLog: ValidationLog { context.instance.validationLog }
@@ -148,9 +144,6 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     public func upload(_ tensor: HostTensor) throws -> Tensor<VulkanBuffer> {
         try locked {
             let (rows, cols) = matrixShape(tensor.shape)
-            guard !tensor.dtype.isQuantized || tensor.dtype == .q8_0 else {
-                throw VulkanError.unsupported("\(tensor.dtype) weights (the Vulkan kernels read f32, f16, bf16 and q8_0)")
-            }
             let size = tensor.dtype.blockBytes
             let rowBytes = tensor.dtype.bytes(max(cols, 1))
             let limit = weightPieceLimit
@@ -166,8 +159,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
                     let count = min(rowsPerPiece, rows - row)
                     let allocation = try context.allocate(bytes: count * rowBytes, kind: .deviceLocal)
                     pieces.append(VulkanBuffer.Piece(allocation: allocation, firstElement: row * cols, elementCount: count * cols))
-                    if tensor.dtype == .q8_0 {
-                        let laidOut = Self.q8Layout(tensor.bytes, firstRow: row, rows: count, cols: cols)
+                    if let scaleOffset = tensor.dtype.unalignedScaleOffset {
+                        let laidOut = Self.scalesLast(tensor.bytes, dtype: tensor.dtype, scaleOffset: scaleOffset,
+                                                      firstRow: row, rows: count, cols: cols)
                         try laidOut.withUnsafeBytes { try copyToDevice($0, from: 0, count: $0.count, into: allocation) }
                     } else {
                         try copyToDevice(tensor.bytes, from: row * rowBytes, count: count * rowBytes, into: allocation)
@@ -183,17 +177,26 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
         }
     }
 
-    /// q8_0 rows as the kernels read them: the signed bytes of every row, then every block's f16
-    /// scale. Blocks of 34 bytes would put most bytes off 4-byte boundaries; this way a kernel
-    /// finds element `e` at byte `e` and its scale at halfword `elements / 2 + e / 32`.
-    static func q8Layout(_ blocks: UnsafeRawBufferPointer, firstRow: Int, rows: Int, cols: Int) -> [UInt8] {
-        let blocksPerRow = cols / 32, elements = rows * cols
-        var out = [UInt8](repeating: 0, count: elements + elements / 16)
-        for block in 0..<(rows * blocksPerRow) {
-            let source = (firstRow * blocksPerRow + block) * 34
-            out[elements + block * 2] = blocks[source]
-            out[elements + block * 2 + 1] = blocks[source + 1]
-            for i in 0..<32 { out[block * 32 + i] = blocks[source + 2 + i] }
+    /// Rows of a block type whose blocks are not whole words (q8_0: 34 bytes, q4_0: 18, q6_k:
+    /// 210) as the kernels read them: every block without its f16 scale, then the scales of all
+    /// blocks. Otherwise most blocks would start off a word; this way block `b`'s body is at
+    /// byte `b · (size − 2)` and its scale at halfword `blocks · (size − 2) / 2 + b`
+    /// (Shaders/blocks.glsl).
+    static func scalesLast(_ blocks: UnsafeRawBufferPointer, dtype: DType, scaleOffset: Int, firstRow: Int, rows: Int, cols: Int) -> [UInt8] {
+        let size = dtype.blockBytes, body = size - 2
+        let count = rows * (cols / dtype.blockElements), first = firstRow * (cols / dtype.blockElements)
+        var out = [UInt8](repeating: 0, count: count * size)
+        out.withUnsafeMutableBytes { target in
+            for block in 0..<count {
+                let source = (first + block) * size
+                var at = block * body
+                for i in 0..<size where i != scaleOffset && i != scaleOffset + 1 {
+                    target[at] = blocks[source + i]
+                    at += 1
+                }
+                target[count * body + 2 * block] = blocks[source + scaleOffset]
+                target[count * body + 2 * block + 1] = blocks[source + scaleOffset + 1]
+            }
         }
         return out
     }

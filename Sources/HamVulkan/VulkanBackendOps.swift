@@ -9,6 +9,10 @@ extension VulkanBackend {
     private func run(_ kernel: Kernel, _ constants: (Int32, Int32, Int32) = (0, 0, 0),
                      _ bindings: Bindings, _ push: PushConstants, groups: Int, groupsY: Int = 1) {
         do {
+            let interface = try library.interface(kernel)
+            guard bindings.count == interface.bindings, push.count * 4 == interface.pushConstantBytes else {
+                throw VulkanError.unsupported("\(kernel) was given \(bindings.count) buffers and \(push.count) push-constant words; its shader declares \(interface.bindings) and \(interface.pushConstantBytes / 4)")
+            }
             let pipeline = try library.pipeline(kernel, constants.0, constants.1, constants.2)
             try stream.dispatch(pipeline, bindings, push, groups: groups, groupsY: groupsY, binder: binder)
         } catch {
@@ -18,15 +22,18 @@ extension VulkanBackend {
 
     private func blocks(_ count: Int) -> Int { (count + Kernel.workgroupSize - 1) / Kernel.workgroupSize }
 
-    /// The halfword where a q8_0 binding's block scales start (after one byte per element).
+    /// The halfword where a binding's block scales start, for the block types whose scales are
+    /// stored after the blocks (`VulkanBackend.scalesLast`).
     private func scalesHalfword(_ tensor: T, piece: Int) -> Int {
-        tensor.dtype == .q8_0 ? tensor.buffer.pieces[piece].elementCount / 2 : 0
+        guard tensor.dtype.unalignedScaleOffset != nil else { return 0 }
+        let blocks = tensor.buffer.pieces[piece].elementCount / tensor.dtype.blockElements
+        return blocks * (tensor.dtype.blockBytes - 2) / 2
     }
 
-    /// q8_0 blocks are read by the products and the embedding only.
+    /// Block types are read by the products and the embedding only.
     private func requireElementWise(_ tensors: T..., op: String) -> Bool {
         for t in tensors where t.dtype.blockElements != 1 {
-            fail(VulkanError.unsupported("\(op) of a \(t.dtype) tensor (q8_0 is for matrices of linear layers and embeddings)"))
+            fail(VulkanError.unsupported("\(op) of a \(t.dtype) tensor (block types are for matrices of linear layers and embeddings)"))
             return false
         }
         return true
@@ -92,7 +99,7 @@ extension VulkanBackend {
                 var flags = (biasAt != nil ? 1 : 0) | (accumulate ? 2 : 0)
                 // 16-byte loads need the rows of x and of the weight to start on 16 bytes.
                 let lanes = weight.dtype == .f32 ? 4 : 8
-                if streaming && weight.dtype != .q8_0 && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
+                if streaming && !weight.dtype.isQuantized && k % lanes == 0 && localOffset % lanes == 0 && xAt.offset % 4 == 0 { flags |= 4 }
                 let push = PushConstants(n, k, rows, xAt.offset, localOffset, (biasAt?.offset ?? 0) + firstRow,
                                          outAt.offset + firstRow, out.cols, flags, scalesHalfword(weight, piece: piece))
                 let constants = (weight.dtype.kernelCode, (bias?.dtype ?? .f32).kernelCode)
@@ -149,28 +156,55 @@ extension VulkanBackend {
         }
     }
 
-    public func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, causal: Bool, out: T) {
+    public func attention(q: T, keys: T, values: T, heads: Int, kvHeads: Int, scale: Float, layout: AttentionLayout<VulkanBuffer>, out: T) {
         locked {
-            guard q.rows > 0, heads > 0, kvHeads > 0, keys.rows > 0, requireF32(q, keys, values, out, op: "attention") else { return }
+            guard q.rows > 0, heads > 0, kvHeads > 0, requireF32(q, out, op: "attention") else { return }
             let headDim = q.cols / heads
             guard headDim <= Kernel.attentionMaxHeadDim else {
                 return fail(VulkanError.unsupported("attention head dimension \(headDim) is above \(Kernel.attentionMaxHeadDim)"))
             }
-            guard !causal || keys.rows >= q.rows else {
-                return fail(VulkanError.unsupported("causal attention of \(q.rows) rows over \(keys.rows) slots"))
+            guard keys.dtype == values.dtype, keys.dtype == .f32 || keys.dtype == .f16 else {
+                return fail(VulkanError.unsupported("attention over a \(keys.dtype) KV cache (f32 or f16)"))
             }
             guard let qAt = locate(q, "query"), let kAt = locate(keys, "keys"), let vAt = locate(values, "values"),
-                  let outAt = locate(out, "output") else { return }
+                  let outAt = locate(out, "output"), let rowsAt = locate(layout.rows, "attention rows"),
+                  let blocksAt = locate(layout.blocks, "block table") else { return }
             var b = Bindings()
             b.append(entry(qAt.buffer, piece: qAt.piece))
             b.append(entry(kAt.buffer, piece: kAt.piece))
             b.append(entry(vAt.buffer, piece: vAt.piece))
             b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
-            var push = PushConstants(q.rows, keys.rows, heads, heads / kvHeads, headDim, qAt.offset, q.cols,
+            b.append(entry(rowsAt.buffer, piece: rowsAt.piece))
+            b.append(entry(blocksAt.buffer, piece: blocksAt.piece))
+            var push = PushConstants(q.rows, heads, heads / kvHeads, headDim, qAt.offset, q.cols,
                                      kAt.offset, vAt.offset, keys.cols, outAt.offset, out.cols)
             push.append(scale)
-            push.append(causal ? 1 : 0)
-            run(.attention, (0, 0, 0), b, push, groups: q.rows * heads)
+            push.append(rowsAt.offset)
+            push.append(blocksAt.offset)
+            push.append(layout.blockSize)
+            run(.attention, (keys.dtype.kernelCode, 0, 0), b, push, groups: q.rows * heads)
+        }
+    }
+
+    public func scatterRows(_ src: T, indices: T, into dst: T) {
+        locked {
+            guard src.rows > 0, src.cols > 0, requireF32(src, op: "scatter_rows") else { return }
+            guard dst.dtype == .f32 || dst.dtype == .f16 else {
+                return fail(VulkanError.unsupported("scatter_rows into a \(dst.dtype) tensor (f32 or f16)"))
+            }
+            if dst.dtype == .f16 && (dst.cols % 2 != 0 || dst.offset % 2 != 0) {
+                return fail(VulkanError.unsupported("scatter_rows into f16 rows of odd length or at an odd element"))
+            }
+            guard let srcAt = locate(src, "source"), let indexAt = locate(indices, "indices"),
+                  let dstAt = locate(dst, "destination") else { return }
+            var b = Bindings()
+            b.append(entry(srcAt.buffer, piece: srcAt.piece))
+            b.append(entry(indexAt.buffer, piece: indexAt.piece))
+            b.append(entry(dstAt.buffer, piece: dstAt.piece, writes: true))
+            let perRow = dst.dtype == .f16 ? src.cols / 2 : src.cols
+            run(.scatterRows, (dst.dtype.kernelCode, 0, 0), b,
+                PushConstants(src.rows, src.cols, srcAt.offset, src.cols, indexAt.offset, dstAt.offset),
+                groups: blocks(src.rows * perRow))
         }
     }
 
@@ -194,17 +228,20 @@ extension VulkanBackend {
 
     public func siluMul(gate: T, up: T, out: T) { elementwise(.siluMul, gate, up, out: out, name: "silu_mul") }
     public func silu(_ x: T, out: T) { elementwise(.silu, x, nil, out: out, name: "silu") }
-    public func add(_ a: T, _ b: T, out: T) { elementwise(.add, a, b, out: out, name: "add") }
     public func sigmoid(_ x: T, out: T) { elementwise(.sigmoid, x, nil, out: out, name: "sigmoid") }
 
-    public func meanRows(_ x: T, out: T) {
+    public func meanRows(_ x: T, segments: T, out: T) {
         locked {
-            guard x.rows > 0, x.cols > 0, requireF32(x, out, op: "mean_rows"),
-                  let xAt = locate(x, "input"), let outAt = locate(out, "output") else { return }
+            guard segments.rows > 0, x.cols > 0, requireF32(x, out, op: "mean_rows"),
+                  let xAt = locate(x, "input"), let segmentsAt = locate(segments, "segments"),
+                  let outAt = locate(out, "output") else { return }
             var b = Bindings()
             b.append(entry(xAt.buffer, piece: xAt.piece))
+            b.append(entry(segmentsAt.buffer, piece: segmentsAt.piece))
             b.append(entry(outAt.buffer, piece: outAt.piece, writes: true))
-            run(.meanRows, (0, 0, 0), b, PushConstants(x.rows, x.cols, xAt.offset, outAt.offset), groups: blocks(x.cols))
+            run(.meanRows, (0, 0, 0), b,
+                PushConstants(segments.rows, x.cols, xAt.offset, segmentsAt.offset, outAt.offset, out.cols),
+                groups: blocks(segments.rows * x.cols))
         }
     }
 
@@ -221,10 +258,6 @@ extension VulkanBackend {
                 PushConstants(a.rows, a.cols, b.cols, aAt.offset, bAt.offset, outAt.offset, out.cols),
                 groups: blocks(a.rows * (a.cols + b.cols)))
         }
-    }
-
-    public func softmax(_ x: T, out: T) {
-        rowwise(.softmax, x, out: out, name: "softmax")
     }
 
     public func argmax(_ x: T, out: T) {

@@ -13,22 +13,19 @@ public struct VulkanOptions: Sendable {
     /// Split weights above this many bytes (below the device's binding limit), so tests can
     /// split small weights.
     public var maxWeightPieceBytes: Int?
-    /// Overrides `prefersRunAhead` (measurements).
-    public var runAhead: Bool?
     /// Invocations per output feature in the streaming product (a power of two up to 128);
     /// nil: 32 on GPUs, 1 on CPU devices (see Shaders/matvec.comp).
     public var matvecThreadsPerRow: Int?
 
     public init(device: Int? = nil, validation: Bool = false, synchronizationValidation: Bool = false,
                 pushDescriptors: Bool = true, barrierMode: BarrierMode = .tracked,
-                maxWeightPieceBytes: Int? = nil, runAhead: Bool? = nil, matvecThreadsPerRow: Int? = nil) {
+                maxWeightPieceBytes: Int? = nil, matvecThreadsPerRow: Int? = nil) {
         self.device = device
         self.validation = validation
         self.synchronizationValidation = synchronizationValidation
         self.pushDescriptors = pushDescriptors
         self.barrierMode = barrierMode
         self.maxWeightPieceBytes = maxWeightPieceBytes
-        self.runAhead = runAhead
         self.matvecThreadsPerRow = matvecThreadsPerRow
     }
 }

@@ -31,11 +31,6 @@ struct BackendOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "CPU threads (default: all cores).")
     var threads: Int?
 
-    @Option(name: .customLong("run-ahead"), help: ArgumentHelp(
-        "Vulkan: enqueue every micro step of a macro step before reading any stop decision (true) or wait for each (false). Default: measured choice.",
-        visibility: .hidden))
-    var runAhead: Bool?
-
     @Option(help: ArgumentHelp("Vulkan barriers: tracked or everyCommand (measurements).", visibility: .hidden))
     var barriers: String?
 
@@ -52,7 +47,7 @@ struct BackendOptions: ParsableArguments {
 
     func vulkanOptions(validation: Bool = false) -> VulkanOptions {
         VulkanOptions(device: device, validation: validation, synchronizationValidation: validation,
-                      barrierMode: barriers.flatMap(BarrierMode.init(rawValue:)) ?? .tracked, runAhead: runAhead)
+                      barrierMode: barriers.flatMap(BarrierMode.init(rawValue:)) ?? .tracked)
     }
 
     var cpu: CPUBackend { CPUBackend(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount) }

@@ -16,6 +16,7 @@ struct ChatCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var generation: GenerationFlags
+    @OptionGroup var engineFlags: EngineFlags
 
     @Option(parsing: .unconditional, help: "System message.")
     var system: String?
@@ -30,15 +31,17 @@ struct ChatCommand: ParsableCommand {
         let mode = try resolveMode(generation.mode, directory)
         let text = try TextCodec(directory: directory)
         let formatter = try text.chatFormatter(chatFormat)
-        let graph = try modelOptions.makeGraph(directory, mode: mode)
-        let generator = Generator(graph: graph)
+        // The conversation may grow to the whole context.
+        let engine = try modelOptions.makeEngine(
+            directory, hamburger: mode == .hamburger,
+            options: engineFlags.options(directory.config, sequences: 1, slots: min(directory.config.maxPositionEmbeddings, 8192)))
         var options = generation.options(for: directory, mode: mode)
         options.stopTokens.formUnion(formatter.endOfTurnTokenIds)
         let endOfTurn = Set(formatter.endOfTurnTokenIds)
 
         var session = ChatSession()
         let interactive = isatty(STDIN_FILENO) != 0
-        StandardStreams.err("hamrun chat: \(mode.rawValue) on \(graph.backendName); /reset, /stats, Ctrl-D to quit\n")
+        StandardStreams.err("hamrun chat: \(mode.rawValue) on \(engine.backendName); /reset, /stats, Ctrl-D to quit\n")
         while true {
             if interactive { StandardStreams.err("> ") }
             guard let line = readLine(strippingNewline: true) else { break }
@@ -47,12 +50,12 @@ struct ChatCommand: ParsableCommand {
             case "":
                 continue
             case "/reset":
-                generator.reset()
+                session.conversation.map(engine.release)
                 session = ChatSession()
                 StandardStreams.err("(conversation forgotten)\n")
                 continue
             case "/stats":
-                StandardStreams.err(session.statsLine(graph: graph) + "\n")
+                StandardStreams.err(session.statsLine() + "\n")
                 continue
             default:
                 break
@@ -67,11 +70,27 @@ struct ChatCommand: ParsableCommand {
                 ids = formatter.nextTurn([.user(input)], closingAssistantTurn: closing)
             }
             var stream = text.streamingDecoder()
-            let result = try generator.generate(appending: ids, options: options, onStep: { step in
-                StandardStreams.stream(stream.append(step))
-            })
+            let request = GenerationRequest(prompt: ids, options: options, continuing: session.conversation, keepContext: true)
+            let result: GenerationResult
+            var sequence = session.conversation
+            do {
+                result = try engine.generate(request) { event in
+                    sequence = event.sequence
+                    if case .token(_, let token) = event { StandardStreams.stream(stream.append([token])) }
+                }
+            } catch let error as GenerationError {
+                // The turn does not fit: say so and keep the REPL (and what is queued) going.
+                if case .promptTooLong = error {
+                    StandardStreams.err("hamrun chat: \(error); /reset starts a new conversation\n")
+                    continue
+                }
+                throw error
+            }
             try StandardStreams.out(stream.finish() + "\n")
-            session.record(result, endedAtEndOfTurn: result.tokens.last.map(endOfTurn.contains) ?? false)
+            session.record(result, endedAtEndOfTurn: result.tokens.last.map(endOfTurn.contains) ?? false, id: sequence)
+            if result.finishReason == .contextFull {
+                StandardStreams.err("hamrun chat: the context is full (\(directory.config.maxPositionEmbeddings) positions); /reset starts a new conversation\n")
+            }
         }
         if interactive { StandardStreams.err("\n") }
     }
@@ -79,22 +98,25 @@ struct ChatCommand: ParsableCommand {
 
 /// What the REPL remembers about the conversation.
 struct ChatSession {
+    /// The engine's sequence that keeps the conversation's KV cache.
+    var conversation: SequenceID?
     var turns = 0
     var lastReplyEnded = true
     var last: GenerationStats?
     var contextTokens = 0
 
-    mutating func record(_ result: GenerationResult, endedAtEndOfTurn: Bool) {
+    mutating func record(_ result: GenerationResult, endedAtEndOfTurn: Bool, id: SequenceID?) {
+        conversation = id
         turns += 1
         lastReplyEnded = endedAtEndOfTurn
         last = result.stats
         contextTokens += result.stats.promptTokens + result.stats.generatedTokens
     }
 
-    func statsLine(graph: InferenceGraph) -> String {
+    func statsLine() -> String {
         guard let last else { return "[no reply yet]" }
         let perStep = String(format: "%.2f", last.tokensPerStep)
-        return "[turns \(turns), context \(contextTokens) tokens in \(graph.slotsUsed) KV slots; last reply: "
+        return "[turns \(turns), context \(contextTokens) tokens in \(last.kvSlots) KV slots; last reply: "
             + "\(last.generatedTokens) tokens in \(last.macroSteps) macro steps (\(perStep) tokens/step), "
             + String(format: "prefill %.1f tok/s (%d new tokens), decode %.1f tok/s]", last.prefillTokensPerSecond, last.promptTokens, last.tokensPerSecond)
     }

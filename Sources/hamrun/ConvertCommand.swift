@@ -15,7 +15,7 @@ struct ConvertCommand: ParsableCommand {
             Reads the checkpoint's state_dict (no Python is run and no code in the checkpoint is \
             executed), takes config.json and the tokenizer files from the base model directory, \
             and writes model.safetensors and config.json (with a "hamburger" object) into --out. \
-            Tensors keep their stored dtypes. See docs/CONVERT.md.
+            Tensors keep their stored dtypes unless --dtype is given. See docs/CONVERT.md.
             """)
 
     @Option(name: .customLong("checkpoint"), help: ArgumentHelp("The Lightning checkpoint written by torch.save.", valueName: "file.ckpt"))
@@ -27,6 +27,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("out"), help: ArgumentHelp("The model directory to create.", valueName: "dir"))
     var out: String
 
+    @Option(name: .customLong("dtype"), help: ArgumentHelp("Store every tensor as f32, f16 or bf16 (default: as stored; a DeepSpeed-consolidated checkpoint holds float32).", valueName: "dtype"))
+    var dtype: DType?
+
     @Flag(name: .customLong("force"), help: "Replace --out if it exists and is not empty.")
     var force = false
 
@@ -34,7 +37,7 @@ struct ConvertCommand: ParsableCommand {
         let start = ContinuousClock.now
         let summary: CheckpointConverter.Summary
         do {
-            summary = try CheckpointConverter.convert(checkpoint: checkpoint, base: base, output: out, force: force)
+            summary = try CheckpointConverter.convert(checkpoint: checkpoint, base: base, output: out, dtype: dtype, force: force)
         } catch let error as LoadError {
             throw ConvertFailure(message: error.description)
         } catch let error as ConvertError {

@@ -13,6 +13,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var generation: GenerationFlags
+    @OptionGroup var engineFlags: EngineFlags
 
     @Option(parsing: .unconditional, help: "Prompt text (it may start with a dash).")
     var prompt: String?
@@ -55,21 +56,23 @@ struct GenerateCommand: ParsableCommand {
         } else {
             ids = try text.encode(prompt ?? "")
         }
-        let graph = try modelOptions.makeGraph(directory, mode: mode)
-        let generator = Generator(graph: graph)
+        let engine = try modelOptions.makeEngine(
+            directory, hamburger: mode == .hamburger,
+            options: engineFlags.options(directory.config, sequences: 1, slots: ids.count + options.maxTokens))
 
         var stream = text.streamingDecoder()
-        let result = try generator.generate(prompt: ids, options: options, onStep: { step in
-            guard !json else { return }
-            StandardStreams.stream(stream.append(step))
-        })
+        let result = try engine.generate(GenerationRequest(prompt: ids, options: options)) { event in
+            guard !json, case .token(_, let token) = event else { return }
+            StandardStreams.stream(stream.append([token]))
+        }
         if json {
-            let report = GenerateReport(tokens: result.tokens, steps: result.steps,
-                                        text: text.decode(result.tokens), stats: .init(result.stats))
-            try StandardStreams.outLine(try report.jsonString())
+            try StandardStreams.outLine(try GenerateReport(result, text: text).jsonString())
         } else {
             try StandardStreams.out(stream.finish() + "\n")
-            StandardStreams.err(summaryLine(result.stats, backend: graph.backendName, mode: mode) + "\n")
+            if result.finishReason == .contextFull {
+                StandardStreams.err("hamrun: the context is full (max_position_embeddings \(directory.config.maxPositionEmbeddings)); generation stopped\n")
+            }
+            StandardStreams.err(summaryLine(result.stats, backend: engine.backendName, mode: mode) + "\n")
         }
     }
 }
@@ -134,6 +137,8 @@ struct GenerateReport: Encodable {
     var tokens: [Int32]
     var steps: [[Int32]]
     var text: String
+    /// stop, length, context_full or cancelled.
+    var finish_reason: String
     var stats: Stats
 
     struct Stats: Encodable {
@@ -154,6 +159,19 @@ struct GenerateReport: Encodable {
             decode_seconds = s.decodeSeconds
             tokens_per_second = s.tokensPerSecond
         }
+    }
+
+    init(tokens: [Int32], steps: [[Int32]], text: String, finish_reason: String, stats: Stats) {
+        self.tokens = tokens
+        self.steps = steps
+        self.text = text
+        self.finish_reason = finish_reason
+        self.stats = stats
+    }
+
+    init(_ result: GenerationResult, text codec: TextCodec) {
+        self.init(tokens: result.tokens, steps: result.steps, text: codec.decode(result.tokens),
+                  finish_reason: result.finishReason.rawValue, stats: Stats(result.stats))
     }
 
     func jsonString() throws -> String {

@@ -7,7 +7,7 @@ struct Hamrun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hamrun",
         abstract: "Run HAMburger (token-smashing) and Llama models on the CPU or through Vulkan.",
-        subcommands: [GenerateCommand.self, BenchCommand.self, ChatCommand.self, ConvertCommand.self, QuantizeCommand.self, TokenizeCommand.self,
+        subcommands: [GenerateCommand.self, BatchCommand.self, BenchCommand.self, ChatCommand.self, ConvertCommand.self, QuantizeCommand.self, TokenizeCommand.self,
                       DetokenizeCommand.self, DevicesCommand.self, CheckCommand.self, RandomModelCommand.self])
 
     /// Errors print as one line on stderr with a non-zero status; `--help` prints in full.

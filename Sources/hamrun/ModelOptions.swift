@@ -33,13 +33,16 @@ struct ModelOptions: ParsableArguments {
         return try ModelFiles(path: path)
     }
 
-    /// The graph of `directory` in `mode` on the chosen backend.
-    func makeGraph(_ directory: ModelFiles, mode: GenerationMode) throws -> InferenceGraph {
+    /// An engine over `directory`'s weights on the chosen backend; the HAMburger modules are
+    /// loaded when `hamburger` says so.
+    func makeEngine(_ directory: ModelFiles, hamburger: Bool, options: EngineOptions) throws -> InferenceEngine {
+        func engine<B: Backend>(_ backend: B) throws -> InferenceEngine {
+            try LoadedModel(config: directory.config, source: directory.weights, backend: backend, hamburger: hamburger)
+                .engine(options)
+        }
         switch try backendOptions.resolve() {
-        case .cpu(let cpu):
-            return try HAMburgerGraph(model: directory, backend: cpu, mode: mode)
-        case .vulkan(let vulkan):
-            return try HAMburgerGraph(model: directory, backend: vulkan, mode: mode)
+        case .cpu(let cpu): return try engine(cpu)
+        case .vulkan(let vulkan): return try engine(vulkan)
         }
     }
 }

@@ -62,10 +62,18 @@ struct TextCodec {
     /// with no template, plain text continuation (the embedded model).
     func chatFormatter(_ requested: ChatFormatName?) throws -> ChatFormatter {
         let tokenizer = try requireTokenizer()
-        let template = try chatTemplate()
-        let format = try requested.map { ChatTemplate.format(named: $0, template: template?.text, date: Self.today()) }
-            ?? ChatTemplate.format(template?.text, source: template?.source ?? directory.path,
-                                   field: template?.field ?? "chat_template", date: Self.today())
+        let format: ChatFormat
+        switch requested {
+        case nil:
+            let template = try chatTemplate()
+            format = try ChatTemplate.format(template?.text, source: template?.source ?? directory.path,
+                                             field: template?.field ?? "chat_template", date: Self.today())
+        case .chatml?:
+            // The template is read only for its default system message.
+            format = ChatTemplate.format(named: .chatml, template: try chatTemplate()?.text, date: Self.today())
+        case let name?:
+            format = ChatTemplate.format(named: name, template: nil, date: Self.today())
+        }
         return try ChatFormatter(tokenizer: tokenizer, format: format)
     }
 

@@ -103,7 +103,7 @@ struct CheckpointConverterTests {
         for (i, (checkpoint, base)) in fixtures.enumerated() {
             let out = (dir as NSString).appendingPathComponent("out\(i)")
             _ = try CheckpointConverter.convert(checkpoint: checkpoint, base: base, output: out)
-            _ = try HAMburgerGraph(model: try ModelFiles(path: out), backend: CPUBackend(threads: 1), mode: .hamburger)
+            _ = try ModelFiles(path: out).engine(on: CPUBackend(threads: 1), hamburger: true)
         }
     }
 

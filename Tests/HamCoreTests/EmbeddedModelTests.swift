@@ -15,9 +15,8 @@ import HamCPU
     static let cases: [ReferenceCases.Case] =
         (try? ReferenceCases.load(path: fixture.appendingPathComponent("expected.json").path).cases) ?? []
 
-    static func generator(_ mode: GenerationMode) throws -> Generator {
-        let directory = try ModelFiles(path: model.path)
-        return Generator(graph: try HAMburgerGraph(model: directory, backend: CPUBackend(), mode: mode))
+    static func engine() throws -> InferenceEngine {
+        try ModelFiles(path: model.path).engine(on: CPUBackend())
     }
 
     @Test func fixtureCoversTheRecommendedConfidence() throws {
@@ -31,7 +30,7 @@ import HamCPU
     @Test(arguments: cases.indices.filter { !cases[$0].isBase })
     func hamburgerCase(index: Int) throws {
         let c = Self.cases[index]
-        for difference in try ReferenceCases.differences(c, generator: try Self.generator(.hamburger)) {
+        for difference in try ReferenceCases.differences(c, engine: try Self.engine()) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
     }
@@ -39,7 +38,7 @@ import HamCPU
     @Test(arguments: cases.indices.filter { cases[$0].isBase })
     func baseCase(index: Int) throws {
         let c = Self.cases[index]
-        for difference in try ReferenceCases.differences(c, generator: try Self.generator(.base)) {
+        for difference in try ReferenceCases.differences(c, engine: try Self.engine()) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
     }
@@ -54,7 +53,7 @@ import HamCPU
         let confidence = try #require(directory.config.hamburger?.confidence)
         #expect(confidence == heldOut.recommendedConfidence)
         let maxSteps = directory.config.hamburger?.maxSteps ?? 4
-        let generator = try Self.generator(.hamburger)
+        let engine = try Self.engine()
         let eos = Set(directory.eosTokenIds.map(Int32.init))
         var tokens = 0, steps = 0
         for prompt in heldOut.prompts {
@@ -62,7 +61,7 @@ import HamCPU
             let options = GenerationOptions(maxTokens: heldOut.maxNewTokens + maxSteps - 1,
                                             confidence: confidence, stopTokens: eos)
             var count = 0
-            for step in try generator.generate(prompt: prompt.promptIds, options: options).steps {
+            for step in try engine.generate(GenerationRequest(prompt: prompt.promptIds, options: options)).steps {
                 count += step.count
                 steps += 1
                 if count >= heldOut.maxNewTokens || step.contains(where: eos.contains) { break }

@@ -42,8 +42,7 @@ import HamCPU
     func baseCase(index: Int) throws {
         let c = Fixtures.cases[index]
         let model = try ModelFiles(path: Self.path)
-        let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .base))
-        for difference in try ReferenceCases.differences(c, generator: generator) {
+        for difference in try ReferenceCases.differences(c, engine: try model.engine(on: CPUBackend())) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
     }
@@ -54,8 +53,8 @@ import HamCPU
         let model = try ModelFiles(path: Self.path)
         var config = model.config
         config.ropePairing = .halves
-        let graph = try HAMburgerGraph(config: config, weights: model.weights, path: model.path, backend: CPUBackend(), mode: .base)
-        #expect(!(try ReferenceCases.differences(c, generator: Generator(graph: graph))).isEmpty)
+        let engine = try model.engine(on: CPUBackend(), config: config)
+        #expect(!(try ReferenceCases.differences(c, engine: engine)).isEmpty)
     }
 
     @Test func aMissingTensorIsNamed() throws {
@@ -66,7 +65,7 @@ import HamCPU
         f.tensors.removeAll { $0.name == "blk.3.ffn_up.weight" }
         let missing = try f.write("missing.gguf", in: scratch)
         #expect(throws: LoadError.missingTensor(path: missing, tensor: "blk.3.ffn_up.weight")) {
-            _ = try HAMburgerGraph(model: try ModelFiles(path: missing), backend: CPUBackend(threads: 1), mode: .base)
+            _ = try ModelFiles(path: missing).engine(on: CPUBackend(threads: 1))
         }
 
         f = GGUFTestFile(file, bytes: bytes)
@@ -74,7 +73,7 @@ import HamCPU
         if let i = f.tensors.firstIndex(where: { $0.name == "blk.2.ffn_gate.weight" }) { f.tensors[i].dims = [64, 512] }
         let reshaped = try f.write("reshaped.gguf", in: scratch)
         #expect(throws: LoadError.shapeMismatch(path: reshaped, tensor: "blk.2.ffn_gate.weight", expected: [256, 128], found: [512, 64])) {
-            _ = try HAMburgerGraph(model: try ModelFiles(path: reshaped), backend: CPUBackend(threads: 1), mode: .base)
+            _ = try ModelFiles(path: reshaped).engine(on: CPUBackend(threads: 1))
         }
     }
 

@@ -150,7 +150,7 @@ import HamCPU
 
     private func load(_ directory: String) throws {
         let model = try ModelFiles(path: directory)
-        _ = try HAMburgerGraph(model: model, backend: CPUBackend(threads: 1), mode: model.isHAMburger ? .hamburger : .base)
+        _ = try model.engine(on: CPUBackend(threads: 1))
     }
 
     @Test func configMissingAField() throws {

@@ -42,8 +42,8 @@ import HamCPU
         // Same prompt on both: the first tokens of a random model survive 8-bit weights.
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332, 328, 268, 597, 401, 396, 25]
         let options = GenerationOptions(maxTokens: 4, confidence: 0.3)
-        let a = try Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .hamburger)).generate(prompt: prompt, options: options)
-        let b = try Generator(graph: try HAMburgerGraph(model: original, backend: CPUBackend(), mode: .hamburger)).generate(prompt: prompt, options: options)
+        let a = try model.engine(on: CPUBackend()).generate(GenerationRequest(prompt: prompt, options: options))
+        let b = try original.engine(on: CPUBackend()).generate(GenerationRequest(prompt: prompt, options: options))
         #expect(a.tokens == b.tokens)
     }
 
@@ -55,7 +55,9 @@ import HamCPU
         defer { try? FileManager.default.removeItem(atPath: output) }
         #expect(throws: ConvertError.self) { _ = try Quantizer.quantize(model: source, output: output) }
         #expect(FileManager.default.fileExists(atPath: output + "/keep"))
-        #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: source, output: output + "-2", to: .bf16) }
+        #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: source, output: output + "-2", to: .f32) }
+        #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: source, output: output + "-2", to: .i32) }
+        #expect(!FileManager.default.fileExists(atPath: output + "-2"))
         #expect(throws: LoadError.self) { _ = try Quantizer.quantize(model: "/nonexistent", output: output + "-3") }
     }
 

@@ -20,8 +20,7 @@ import HamCPU
     func hamburgerCase(index: Int) throws {
         let c = Self.cases[index]
         let model = try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory())
-        let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .hamburger))
-        for difference in try ReferenceCases.differences(c, generator: generator) {
+        for difference in try ReferenceCases.differences(c, engine: try model.engine(on: CPUBackend())) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
     }
@@ -30,8 +29,7 @@ import HamCPU
     func baseCase(index: Int) throws {
         let c = Self.cases[index]
         let model = try ModelFiles(path: Fixtures.tinyBase.path)
-        let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .base))
-        for difference in try ReferenceCases.differences(c, generator: generator) {
+        for difference in try ReferenceCases.differences(c, engine: try model.engine(on: CPUBackend())) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
     }
@@ -41,7 +39,6 @@ import HamCPU
         var c = try #require(Self.cases.first { !$0.isBase })
         c.confidence = (c.confidence ?? 0.5) < 0.5 ? 0.95 : 0.05
         let model = try ModelFiles(path: try Fixtures.tinyHAMburgerDirectory())
-        let generator = Generator(graph: try HAMburgerGraph(model: model, backend: CPUBackend(), mode: .hamburger))
-        #expect(!(try ReferenceCases.differences(c, generator: generator)).isEmpty)
+        #expect(!(try ReferenceCases.differences(c, engine: try model.engine(on: CPUBackend()))).isEmpty)
     }
 }

@@ -48,10 +48,12 @@ import HamCPU
 
         let prompt: [Int32] = [1019, 418, 308, 11, 535]
         func logits(_ path: String) throws -> [Float] {
-            let graph = try HAMburgerGraph(model: try ModelFiles(path: path), backend: CPUBackend(threads: 1), mode: .base)
-            try graph.forward(tokens: prompt)
-            graph.baseNextToken()
-            return try graph.readLogits()
+            var logits: [Float] = []
+            let request = GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 1, mode: .base), traceLogits: true)
+            _ = try ModelFiles(path: path).engine(on: CPUBackend(threads: 1)).generate(request) { event in
+                if case .trace(_, let trace) = event { logits = trace.logits }
+            }
+            return logits
         }
         let reference = try logits(Fixtures.tinyBase.path)
         let sharded = try logits(scratch)

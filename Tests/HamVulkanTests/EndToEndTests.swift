@@ -9,8 +9,7 @@ import Testing
 
 /// Whole generations on the Vulkan backend: the base model against the reference fixture's
 /// expected tokens and logits, and a HAMburger model whose modules are stored in three dtypes
-/// (the fixture's base model with random modules) step for step against the CPU backend, waiting
-/// for each stop decision and running ahead.
+/// (the fixture's base model with random modules) step for step against the CPU backend.
 @Suite(.serialized, .enabled(if: VulkanTestDevice.available, VulkanTestDevice.skipReason))
 struct EndToEndTests {
     static let baseCases = ReferenceFixture.cases.indices.filter { ReferenceFixture.cases[$0].mode == "base" }
@@ -23,22 +22,21 @@ struct EndToEndTests {
     func baseCaseMatchesTheReference(index: Int) throws {
         let c = ReferenceFixture.cases[index]
         let vulkan = try VulkanTestDevice.backend()
-        let graph = try HAMburgerGraph(model: try ModelFiles(path: ReferenceFixture.base.path), backend: vulkan, mode: .base)
-        for difference in try ReferenceCases.differences(c, generator: Generator(graph: graph)) {
+        let engine = try ModelFiles(path: ReferenceFixture.base.path).engine(on: vulkan)
+        for difference in try ReferenceCases.differences(c, engine: engine) {
             Issue.record("case \(index) \(c.label): \(difference)")
         }
         #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
     }
 
-    /// A context past the 256 KV slots the graph reserves first: the caches are reallocated and
-    /// copied mid-generation, the old buffers die while commands that use them are recorded, and
-    /// (with cached descriptor sets) their sets are recycled.
-    @Test func kvCacheGrowthKeepsTheTokens() throws {
+    /// A 250-token context in 16 blocks of the paged cache, prefilled in chunks of 100 rows, with
+    /// cached descriptor sets: the same tokens as the CPU backend.
+    @Test func longContextKeepsTheTokens() throws {
         var random = RandomModel.Random(seed: 3)
         let prompt = (0..<250).map { _ in Int32(random.next() % 1000) }
         func tokens<B: Backend>(_ backend: B) throws -> [Int32] {
-            let graph = try HAMburgerGraph(model: try ModelFiles(path: ReferenceFixture.base.path), backend: backend, mode: .base)
-            return try Generator(graph: graph).generate(prompt: prompt, options: GenerationOptions(maxTokens: 12, mode: .base)).tokens
+            let engine = try ModelFiles(path: ReferenceFixture.base.path).engine(on: backend, slots: 270, prefillTokensPerTick: 100)
+            return try engine.generate(GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 12, mode: .base))).tokens
         }
         let vulkan = try VulkanTestDevice.backend(VulkanOptions(pushDescriptors: false))
         #expect(try tokens(vulkan) == tokens(CPUBackend(threads: 2)))
@@ -72,13 +70,18 @@ struct EndToEndTests {
         var stopProbabilities: [Float]
     }
 
-    /// A HAMburger generation; with `trace`, every micro step's logits are read (the wait path).
+    /// A HAMburger generation; with `trace`, every micro step's logits are read.
     func generate<B: Backend>(_ backend: B, prompt: [Int32], confidence: Double, trace: Bool) throws -> (Run, [[Float]]) {
-        let graph = try HAMburgerGraph(model: try ModelFiles(path: try Self.hamburgerModel.get()), backend: backend, mode: .hamburger)
+        let engine = try ModelFiles(path: try Self.hamburgerModel.get()).engine(on: backend)
         var logits: [[Float]] = [], stops: [Float] = []
-        let result = try Generator(graph: graph).generate(
-            prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: confidence, mode: .hamburger),
-            trace: trace ? { logits.append($0.logits); stops.append($0.stopProbability) } : nil)
+        let request = GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: confidence, mode: .hamburger),
+                                        traceLogits: trace)
+        let result = try engine.generate(request) { event in
+            if case .trace(_, let t) = event {
+                logits.append(t.logits)
+                stops.append(t.stopProbability)
+            }
+        }
         return (Run(steps: result.steps, stopProbabilities: stops), logits)
     }
 
@@ -86,11 +89,10 @@ struct EndToEndTests {
     func hamburgerStepsMatchTheCPUBackend(confidence: Double, trace: Bool) throws {
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
         let (cpu, cpuLogits) = try generate(CPUBackend(threads: 2), prompt: prompt, confidence: confidence, trace: trace)
-        // Waiting for each stop decision, and running ahead and discarding: the same steps.
-        for runAhead in trace ? [false] : [false, true] {
-            let vulkan = try VulkanTestDevice.backend(VulkanOptions(runAhead: runAhead))
+        do {
+            let vulkan = try VulkanTestDevice.backend()
             let (gpu, gpuLogits) = try generate(vulkan, prompt: prompt, confidence: confidence, trace: trace)
-            #expect(gpu.steps == cpu.steps, "confidence \(confidence), run ahead \(runAhead)")
+            #expect(gpu.steps == cpu.steps, "confidence \(confidence)")
             #expect(cpu.steps.count > 1)
             for (a, b) in zip(gpu.stopProbabilities, cpu.stopProbabilities) {
                 #expect(abs(a - b) < 1e-4, "stop probability \(a) vs \(b)")
@@ -103,15 +105,17 @@ struct EndToEndTests {
         }
     }
 
-    /// The same model quantized to q8_0 (`hamrun quantize`): the same steps on both backends.
-    @Test func quantizedModelMatchesTheCPUBackend() throws {
-        let output = ScratchDirectory.root + "vulkan-q8-\(UUID().uuidString)"
+    /// The same model quantized (`hamrun quantize`; q4_k mixes q4_k, q6_k, q4_1 and q8_0 on
+    /// this model's shapes): the same steps on both backends.
+    @Test(arguments: [DType.q8_0, .q4_k, .q4_0])
+    func quantizedModelMatchesTheCPUBackend(type: DType) throws {
+        let output = ScratchDirectory.root + "vulkan-\(type)-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output)
+        _ = try Quantizer.quantize(model: try Self.hamburgerModel.get(), output: output, to: type)
         let prompt: [Int32] = [1019, 418, 308, 11, 535, 327, 292, 308, 11, 332]
         func steps<B: Backend>(_ backend: B) throws -> [[Int32]] {
-            let graph = try HAMburgerGraph(model: try ModelFiles(path: output), backend: backend, mode: .hamburger)
-            return try Generator(graph: graph).generate(prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: 0.5)).steps
+            return try ModelFiles(path: output).engine(on: backend)
+                .generate(GenerationRequest(prompt: prompt, options: GenerationOptions(maxTokens: 24, confidence: 0.5))).steps
         }
         let vulkan = try VulkanTestDevice.backend()
         #expect(try steps(vulkan) == steps(CPUBackend(threads: 2)))

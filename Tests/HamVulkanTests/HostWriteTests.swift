@@ -16,15 +16,18 @@ struct HostWriteTests {
         // 1.5 MiB each: three of them overflow the 4 MiB ring before the first sync point.
         let count = 3 << 17
         let tensors = try (0..<4).map { _ in try vulkan.allocate(rows: 1, cols: count, dtype: .f32) }
-        let accumulator = try vulkan.allocate(rows: 1, cols: count, dtype: .f32)
+        let copies = try (0..<4).map { _ in try vulkan.allocate(rows: 1, cols: count, dtype: .f32) }
         for (i, tensor) in tensors.enumerated() {
             vulkan.write([Float](repeating: Float(i + 1), count: count), to: tensor)
-            vulkan.add(accumulator, tensor, out: accumulator)
-            // Rewritten right after being read: the add must still see the first value.
+            vulkan.siluMul(gate: tensor, up: tensor, out: copies[i])
+            // Rewritten right after being read: the op must still see the first value.
             vulkan.write([Float](repeating: 100, count: count), to: tensor)
         }
-        let sum = try vulkan.read(accumulator)
-        #expect(sum.allSatisfy { $0 == 10 }, "first wrong element: \(sum.first { $0 != 10 } ?? 0)")
+        for (i, copy) in copies.enumerated() {
+            let v = Float(i + 1), want = v / (1 + expf(-v)) * v
+            let got = try vulkan.read(copy)
+            #expect(got.allSatisfy { abs($0 - want) < 1e-5 }, "first wrong element: \(got.first { abs($0 - want) >= 1e-5 } ?? 0)")
+        }
         for tensor in tensors { #expect(try vulkan.read(tensor).allSatisfy { $0 == 100 }) }
         #expect(vulkan.validationLog.messages.isEmpty, "\(vulkan.validationLog.messages.first ?? "")")
     }

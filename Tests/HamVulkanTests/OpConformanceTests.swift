@@ -4,7 +4,7 @@ import HamCore
 import HamCPU
 import HamConvert
 import HamLoad
-import HamVulkan
+@testable import HamVulkan
 import Testing
 
 /// Every op of the Vulkan backend against the CPU backend (ggml test-backend-ops style: fresh
@@ -15,7 +15,7 @@ struct OpConformanceTests {
         let vulkan = try VulkanTestDevice.backend(options)
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
         let start = ContinuousClock.now
-        let results = try OpConformance(subject: vulkan, reference: CPUBackend(threads: 1), seed: seed).run(quick: true, blockTypes: [.q8_0])
+        let results = try OpConformance(subject: vulkan, reference: CPUBackend(threads: 1), seed: seed).run(quick: true)
         print("\(label) validation \(vulkan.validationEnabled): \(results.count) checks in \(ContinuousClock.now - start), \(vulkan.statistics)")
         #expect(results.count > 100)
         for failure in results where !failure.passed {
@@ -40,5 +40,18 @@ struct OpConformanceTests {
     /// Fewer invocations per feature than rows of x; a barrier before every command.
     @Test func narrowReductionMatchesTheCPUBackend() throws {
         try check(VulkanOptions(barrierMode: .everyCommand, matvecThreadsPerRow: 4), label: "every-command barriers, 4 invocations per feature")
+    }
+}
+
+/// Each kernel's bindings and push-constant block are read from its SPIR-V, the one place they
+/// are declared; a dispatch that disagrees is refused (see `VulkanBackend.run`).
+@Suite struct KernelInterfaceTests {
+    @Test func everyShaderDeclaresItsInterface() throws {
+        for kernel in Kernel.allCases {
+            let interface = try kernel.spirv.interface()
+            #expect(interface.bindings >= 2 && interface.bindings <= Bindings.capacity, "\(kernel)")
+            #expect(interface.pushConstantBytes > 0 && interface.pushConstantBytes % 4 == 0 && interface.pushConstantBytes <= 64, "\(kernel)")
+        }
+        #expect(try Kernel.attention.spirv.interface() == SPIRV.Interface(bindings: 6, pushConstantBytes: 60))
     }
 }

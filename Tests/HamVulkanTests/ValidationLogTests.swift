@@ -11,11 +11,14 @@ struct ValidationLogTests {
         try #require(backend.validationEnabled, "the Khronos validation layer is not installed (apt-get install vulkan-validationlayers)")
         #expect(backend.validationLog.messages.isEmpty)
         // Pushing more constants than the kernel's layout declares is invalid usage.
-        let pipeline = try backend.library.pipeline(.meanRows)
+        // (The backend refuses such a dispatch itself; this goes around it to the stream.)
+        let pipeline = try backend.library.pipeline(.elementwise, ElementwiseOp.silu.rawValue)
         var bindings = Bindings()
         bindings.append(backend.placeholderEntry)
         bindings.append(backend.placeholderEntry)
-        try backend.stream.dispatch(pipeline, bindings, PushConstants(1, 1, 0, 0, 0, 0), groups: 1, binder: backend.binder)
+        bindings.append(backend.placeholderEntry)
+        // elementwise declares 4 words: count 1, offsets 0 (within the 16-byte placeholder).
+        try backend.stream.dispatch(pipeline, bindings, PushConstants(1, 0, 0, 0, 0, 0), groups: 1, binder: backend.binder)
         try backend.synchronize()
         let messages = backend.validationLog.messages
         #expect(messages.contains { $0.contains("vkCmdPushConstants") }, "\(messages)")
@@ -34,7 +37,7 @@ extension ValidationLogTests {
         try backend.synchronize()
         backend.stream.omitBarriers = true
         backend.sigmoid(x, out: y)
-        backend.add(y, y, out: x)
+        backend.siluMul(gate: y, up: y, out: x)
         try backend.synchronize()
         backend.stream.omitBarriers = false
         let messages = backend.validationLog.messages

@@ -38,14 +38,14 @@ public struct RoPE: Sendable {
 
     public var halfDim: Int { inverseFrequencies.count }
 
-    /// Fills `cos` and `sin` (resized to `count × headDim/2`, row-major) for positions
-    /// `start ..< start + count`. Reusing the arrays keeps decode free of allocations.
-    public func fill(positions start: Int, count: Int, cos cosines: inout [Float], sin sines: inout [Float]) {
-        let size = count * halfDim
+    /// Fills `cos` and `sin` (resized to `positions.count × headDim/2`, row-major), one row per
+    /// position.
+    public func fill(positions: [Int], cos cosines: inout [Float], sin sines: inout [Float]) {
+        let size = positions.count * halfDim
         if cosines.count != size { cosines = [Float](repeating: 0, count: size) }
         if sines.count != size { sines = [Float](repeating: 0, count: size) }
-        for row in 0..<count {
-            let position = Float(start + row)
+        for (row, p) in positions.enumerated() {
+            let position = Float(p)
             for i in 0..<halfDim {
                 let angle = position * inverseFrequencies[i]
                 cosines[row * halfDim + i] = cosf(angle)

@@ -54,6 +54,18 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// Byte offset of the f16 scale `d` in a block whose size is not a whole number of 32-bit
+    /// words (q8_0, q4_0, q6_k); nil for the others. The Vulkan backend moves that scale out of
+    /// the block so that the rest starts on a word.
+    public var unalignedScaleOffset: Int? {
+        switch self {
+        case .q8_0: Int(HAM_Q8_0_D_OFFSET)
+        case .q4_0: Int(HAM_Q4_0_D_OFFSET)
+        case .q6_k: Int(HAM_Q6_K_D_OFFSET)
+        default: nil
+        }
+    }
+
     /// Bytes of `elements` elements (a whole number of blocks).
     @inline(__always)
     public func bytes(_ elements: Int) -> Int { elements / blockElements * blockBytes }

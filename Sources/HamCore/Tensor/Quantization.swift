@@ -1,4 +1,6 @@
 import CHamKernels
+import Dispatch
+import Foundation
 
 extension HostTensor {
     /// Whether the tensor can be stored in the block type `dtype`: a matrix whose rows are whole
@@ -25,10 +27,22 @@ extension HostTensor {
         case .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k:
             precondition(canStore(as: target), "\(target) needs rows of whole \(target.blockElements)-element blocks; shape \(shape)")
             let owner = OwnedBytes(byteCount: target.bytes(count))
-            let done = values.withUnsafeBufferPointer { source in
-                source.baseAddress.map { ham_quantize($0, count, target.kernelCode, owner.pointer) } ?? 0
+            // The K-quants' grid search costs about a microsecond per block: rows in parallel.
+            let rows = shape[0], cols = shape[1]
+            let chunks = count < 1 << 16 ? 1 : min(rows, 4 * ProcessInfo.processInfo.activeProcessorCount)
+            values.withUnsafeBufferPointer { source in
+                // Addresses as integers: the workers share the buffers but write disjoint rows.
+                guard let start = source.baseAddress.map({ Int(bitPattern: $0) }) else { return }
+                let destination = Int(bitPattern: owner.pointer)
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    let first = rows * chunk / chunks, end = rows * (chunk + 1) / chunks
+                    guard end > first, let from = UnsafePointer<Float>(bitPattern: start),
+                          let to = UnsafeMutableRawPointer(bitPattern: destination) else { return }
+                    let done = ham_quantize(from + first * cols, (end - first) * cols, target.kernelCode,
+                                            to + target.bytes(first * cols))
+                    precondition(done != 0, "no quantizer for \(target)")
+                }
             }
-            precondition(done != 0 || count == 0, "no quantizer for \(target)")
             return HostTensor(dtype: target, shape: shape, data: UnsafeRawPointer(owner.pointer), owner: owner)
         case .i32:
             return values.map { Int32($0) }.withUnsafeBytes { HostTensor(dtype: .i32, shape: shape, copying: $0) }

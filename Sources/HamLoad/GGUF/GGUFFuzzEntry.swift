@@ -9,8 +9,8 @@ public func fuzzGGUF(_ data: UnsafeRawBufferPointer) -> LoadError? {
         let file = try GGUFFile(copying: data, path: "fuzz.gguf")
         let model = try ModelFiles(gguf: file)
         var touched: UInt8 = 0
-        for (name, shape) in TensorLayout.expected(for: model.config) {
-            let tensor = try model.weights.tensor(name, shape: shape)
+        for spec in ModelSchema(config: model.config).all {
+            let tensor = try model.weights.tensor(spec.name, shape: spec.shape)
             let bytes = tensor.bytes
             if let first = bytes.first, let last = bytes.last { touched ^= first ^ last }
         }
