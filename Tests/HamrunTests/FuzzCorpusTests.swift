@@ -8,7 +8,10 @@ import Testing
     static let root = HamrunProcess.fixtures.appendingPathComponent("fuzz").path
 
     static var targets: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0 != "regressions" && !$0.hasPrefix(".") }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { name in
+            var isDirectory: ObjCBool = false
+            return name != "regressions" && FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }.sorted()
     }
 
     @Test func everyTargetHasSeeds() {

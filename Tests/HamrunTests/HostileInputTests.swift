@@ -31,9 +31,14 @@ import Testing
         (["bench", "--prompt-tokens", "-8"], "--prompt-tokens is -8; expected a positive number"),
         (["generate", "--threads", "-2", "--prompt-ids", "1"], "--threads is -2; expected at least 1"),
         (["generate", "--device", "-1", "--prompt-ids", "1"], "--device is -1; expected an index"),
+        (["batch", "--parallel", "-2", "--input", "-", "--output", "-"], "--parallel is -2; expected a positive number"),
     ])
     func negativeNumbersSayTheConstraint(arguments: [String], message: String) throws {
         expectError(try HamrunProcess.run(arguments), message, status: 64)
+    }
+
+    @Test func aNegativeTopKSaysTheConstraint() throws {
+        expectError(try HamrunProcess.run(["generate", "--top-k", "-3", "--prompt-ids", "1"]), "--top-k is -3; expected a number >= 0")
     }
 
     /// Text and ids that start with a dash are values, not options.

@@ -9,6 +9,15 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
+// Called by libFuzzer once, before the first input.
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
+    _ = selectedTarget
+    let name = getenv("HAMRUN_FUZZ_TARGET").map { String(cString: $0) } ?? ""
+    fuzzWarmUps[name]?()
+    return 0
+}
+
 private let selectedTarget: @Sendable (UnsafeRawBufferPointer) -> Void = {
     let name = getenv("HAMRUN_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = fuzzTargets[name] else {
