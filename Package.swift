@@ -109,6 +109,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // One fuzz entry point per parser of hostile input (Tools/fuzz/run builds it with
+        // libFuzzer; a normal build replays seed corpora and found crashes through it).
+        .executableTarget(
+            name: "hamrun-fuzz",
+            dependencies: ["HamCore", "HamFiles", "HamJSON", "HamLoad", "HamConvert", "HamTokenizer"],
+            path: "Tools/fuzz/hamrun-fuzz"
+        ),
         // Tokenizer speed benchmark, driven by Tools/tokenizer/bench.py.
         .executableTarget(
             name: "tokenizer-bench",
@@ -129,6 +136,6 @@ let package = Package(
         // in HamrunTests/ServeTests.
         .testTarget(name: "HamServeTests", dependencies: ["HamServe", "HamTokenizer"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
-        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer", "HamJSON"]),
+        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "hamrun-fuzz", "HamChecks", "HamConvert", "HamTokenizer", "HamJSON"]),
     ]
 )
