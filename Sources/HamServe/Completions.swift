@@ -198,7 +198,7 @@ struct Progress: Sendable {
             text += piece
             unsent += piece
             // A stop string ended the reply: the engine may stop the sequence now.
-            if reply.stopped { loop.cancel(job) }
+            if reply.stopped { loop.cancel(job, clientLeft: false) }
             return nil
         case .finished(let result, let queueSeconds):
             let rest = reply.finish()

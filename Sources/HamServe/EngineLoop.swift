@@ -72,7 +72,8 @@ public final class EngineLoop: @unchecked Sendable {
     // The inbox and the snapshot, under `condition`.
     private let condition = NSCondition()
     private var incoming: [Submission] = []
-    private var cancellations: [Int] = []
+    /// Jobs to cancel, and whether their client left (rather than a stop string ending them).
+    private var cancellations: [(job: Int, clientLeft: Bool)] = []
     private var stopRequested = false
     private var drainDeadline: ContinuousClock.Instant?
     private var state = Snapshot()
@@ -137,11 +138,12 @@ public final class EngineLoop: @unchecked Sendable {
     }
 
     /// Stops a job at the next tick, wherever it is (queued or running); its memory is freed then.
-    /// Cancelling a job that has ended does nothing.
-    func cancel(_ id: Int) {
+    /// Cancelling a job that has ended does nothing. `clientLeft`: the client went away (counted as
+    /// an abort), not a stop string that ended the reply.
+    func cancel(_ id: Int, clientLeft: Bool = true) {
         guard id >= 0 else { return }
         condition.withLock {
-            cancellations.append(id)
+            cancellations.append((id, clientLeft))
             condition.signal()
         }
     }
@@ -207,6 +209,8 @@ public final class EngineLoop: @unchecked Sendable {
         let deadline: ContinuousClock.Instant?
         /// Why the loop cancelled it (timeout, shutdown); the client hears this instead of a result.
         var stoppedBecause: APIError?
+        /// Its client went away: nobody reads its result.
+        var abandoned = false
     }
 
     private func serve(load: () throws -> any InferenceEngine) {
@@ -282,8 +286,10 @@ public final class EngineLoop: @unchecked Sendable {
                     refuse(submission, .generation(error))
                 }
             }
-            for id in cancels {
-                if let job = jobs[id] { engine.cancel(job.sequence) }
+            for (id, clientLeft) in cancels {
+                guard let job = jobs[id] else { continue }
+                engine.cancel(job.sequence)
+                if clientLeft { jobs[id]?.abandoned = true }
             }
             let now = ContinuousClock.now
             for (id, job) in jobs where job.stoppedBecause == nil {
@@ -328,6 +334,7 @@ public final class EngineLoop: @unchecked Sendable {
                         if let id = jobOf[sequence] { jobs[id]?.continuation.yield(.token(token)) }
                     case .finished(let sequence, let result):
                         guard let id = jobOf.removeValue(forKey: sequence), let job = jobs.removeValue(forKey: id) else { continue }
+                        if job.abandoned { metrics.aborted() }
                         if let reason = job.stoppedBecause {
                             job.continuation.yield(.failed(reason, partial: result))
                         } else {

@@ -70,6 +70,11 @@ final class ServerMetrics: Sendable {
         CoreMetrics.Counter(label: "hamrun:requests_rejected_total", factory: factory).increment()
     }
 
+    /// A request whose client went away before it ended (vLLM's finished_reason "abort").
+    func aborted() {
+        CoreMetrics.Counter(label: "hamrun:request_success_total", dimensions: [("finished_reason", "abort")], factory: factory).increment()
+    }
+
     /// A generation that ran to its end: `reason` is its finish_reason.
     func finished(reason: String, promptTokens prompt: Int, generatedTokens: Int, macroSteps steps: Int,
                   queueSeconds: Double, endToEndSeconds: Double) {

@@ -108,7 +108,7 @@ class Server:
                 values[name] = float(value)
         return values
 
-    def wait_metric(self, name, predicate, seconds=20):
+    def wait_metric(self, name, predicate, seconds=60):
         deadline = time.monotonic() + seconds
         value = None
         while time.monotonic() < deadline:
@@ -145,6 +145,8 @@ class RawStream:
     def __init__(self, server, path, body):
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
         self.conn.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        # The response takes the socket over (Connection: close): keep it to close it for real.
+        self.sock = self.conn.sock
         self.response = self.conn.getresponse()
         self.status = self.response.status
 
@@ -160,9 +162,12 @@ class RawStream:
                 yield payload if payload == "[DONE]" else json.loads(payload)
 
     def drop(self):
-        sock = self.conn.sock
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.response.close()
         self.conn.close()
 
 
@@ -523,17 +528,19 @@ def scenario_cancel(hamrun):
         expect(json.loads(body)["error"]["type"] == "unavailable_error", f"503 body {body}")
         expect(server.metrics().get("hamrun:requests_rejected_total", 0) == 1, "rejections not counted")
 
-        # The queued client leaves: its sequence goes.
+        # The queued client leaves: its sequence is cancelled ("abort", as vLLM counts it).
+        abort = 'hamrun:request_success_total{finished_reason="abort"}'
         queued.close()
         server.wait_metric("hamrun:num_requests_waiting", lambda v: v == 0)
+        server.wait_metric(abort, lambda v: v == 1)
         expect(server.metrics()["hamrun:num_requests_running"] == 2, "a running request went with the queued one")
 
-        # The streaming client leaves mid-stream: its sequence stops, its KV blocks are freed.
+        # The streaming client leaves mid-stream: its sequence is cancelled, its KV blocks freed.
         for _ in range(5):
             next(doomed_events)
         before = server.metrics()["hamrun:kv_cache_used_bytes"]
         doomed.drop()
-        server.wait_metric("hamrun:num_requests_running", lambda v: v <= 1)
+        server.wait_metric(abort, lambda v: v == 2)
         survivor_thread.join(120)
         expect("value" in survivor_result, "the surviving request did not finish")
         expect(survivor_result["value"][:2] == alone[:2], f"the survivor changed: {survivor_result['value'][:2]} != {alone[:2]}")
@@ -543,6 +550,7 @@ def scenario_cancel(hamrun):
         waiting = send_and_leave_open(server, "/v1/completions", {"prompt": "O, ", "max_tokens": 1900, "ignore_eos": True})
         server.wait_metric("hamrun:num_requests_running", lambda v: v == 1)
         waiting.close()
+        server.wait_metric(abort, lambda v: v == 3)
         server.wait_metric("hamrun:num_requests_running", lambda v: v == 0)
         server.wait_metric("hamrun:kv_cache_used_bytes", lambda v: v == 0)
         print(f"KV bytes {before:.0f} with two running, {after:.0f} after both clients left")
