@@ -72,9 +72,11 @@ extension ModelConfig.HAMburgerConfig {
         }
         hc.mergerHeads = try h.optional("merger_heads")?.integer(in: ModelConfig.Limits.heads) ?? hc.mergerHeads
         hc.confidence = try h.optional("confidence")?.double(in: 0...1)
-        if let mode = try h.optional("micro_attention") {
-            hc.microAttention = ModelConfig.MicroAttention(rawValue: try mode.string(oneOf: ["bidirectional", "causal"])) ?? .causal
-        }
+        // Micro step 1's rows (the features, then the first token) attend causally: the authors
+        // run the micro-step decoder without a mask under FlashAttention-2, which is causal, and
+        // trained HAMburger-1B that way. "bidirectional" (what eager attention would make of the
+        // same call) is no model's semantics, so a config saying it is refused, not misrun.
+        if let mode = try h.optional("micro_attention") { _ = try mode.string(oneOf: ["causal"]) }
         return hc
     }
 }

@@ -29,7 +29,7 @@ import HamCPU
             {"base_gguf": "\(baseGGUF)",\(extraConfig)
              "hamburger": {"max_steps": \(hc.maxSteps), "num_micro_layers": \(hc.numMicroLayers),
                            "feature_layers": \(hc.featureLayers), "merger_heads": \(hc.mergerHeads),
-                           "micro_attention": "\(hc.microAttention.rawValue)"}}
+                           "micro_attention": "causal"}}
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"))
         return directory

@@ -250,8 +250,11 @@ import HamCPU
         expectError({ if case .invalidField(_, "hamburger.feature_layers", _) = $0 { true } else { false } }) { try load(directory) }
         try editConfig(directory) { $0["hamburger"] = ["merger_heads": 7] }
         expectError({ if case .invalidField(_, "hamburger.merger_heads", _) = $0 { true } else { false } }) { try load(directory) }
-        try editConfig(directory) { $0["hamburger"] = ["micro_attention": "sideways"] }
-        expectError({ if case .invalidField(_, "hamburger.micro_attention", _) = $0 { true } else { false } }) { try load(directory) }
+        // Causal is the only micro attention; "bidirectional" (the old fixture's) is refused too.
+        for mode in ["sideways", "bidirectional"] {
+            try editConfig(directory) { $0["hamburger"] = ["micro_attention": mode] }
+            expectError({ if case .invalidField(_, "hamburger.micro_attention", _) = $0 { true } else { false } }) { try load(directory) }
+        }
     }
 
     @Test func noWeights() throws {

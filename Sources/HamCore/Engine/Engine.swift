@@ -337,12 +337,10 @@ public final class Engine<B: Backend>: InferenceEngine {
            let cosTable = w.microCos, let sinTable = w.microSin, let cache = w.microCache, let featurePool = w.featurePool {
             var ids: [Int32] = [], tokens: [Int32] = [], slotRows: [Int32] = [], rows: [Int32] = []
             var cosines: [Float] = [], sines: [Float] = []
-            // Micro step 1's rows attend causally; a model trained with them all seeing each other
-            // (`micro_attention: bidirectional`, the embedded model until it is retrained) sees nf + 1.
-            let bidirectional = hamburger.config.microAttention == .bidirectional
-            func addRow(micro: Int, position: Int, firstStep: Bool) {
+            // Every micro row attends causally, micro step 1's features and first token included.
+            func addRow(micro: Int, position: Int) {
                 slotRows.append(Int32(micro * w.microBlockSize + position))
-                rows += [Int32(bidirectional && firstStep ? nf + 1 : position + 1), Int32(micro)]
+                rows += [Int32(position + 1), Int32(micro)]
                 cosines += microAngles.cos[(position * half)..<((position + 1) * half)]
                 sines += microAngles.sin[(position * half)..<((position + 1) * half)]
             }
@@ -350,13 +348,13 @@ public final class Engine<B: Backend>: InferenceEngine {
                 let micro = running[work.sequence].microIndex ?? 0
                 for f in 0..<nf {
                     ids.append(Int32(micro * nf + f))
-                    addRow(micro: micro, position: f, firstStep: true)
+                    addRow(micro: micro, position: f)
                 }
             }
             for work in plan.micro {
                 let s = running[work.sequence], micro = s.microIndex ?? 0
                 tokens.append(s.step[work.step - 1])
-                addRow(micro: micro, position: nf + work.step - 1, firstStep: work.step == 1)
+                addRow(micro: micro, position: nf + work.step - 1)
             }
             if featureCount > 0 {
                 backend.writeTokens(ids, to: featureIds.rows(0..<featureCount))

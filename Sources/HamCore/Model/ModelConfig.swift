@@ -77,17 +77,8 @@ public struct ModelConfig: Sendable, Equatable {
         public var mergerHeads = 64
         /// The model's recommended stop confidence.
         public var confidence: Double?
-        /// Whether the rows micro step 1 feeds together (the features and the first token) attend
-        /// causally or all to each other. The authors' Hugging Face code passes no mask: with
-        /// eager attention (the reference fixtures) that is bidirectional; with FlashAttention-2
-        /// and in their gpt-fast port it is causal.
-        public var microAttention: MicroAttention = .causal
 
         public init() {}
-    }
-
-    public enum MicroAttention: String, Sendable, Equatable, Codable {
-        case bidirectional, causal
     }
 
     /// The authors' generation config stops a macro step when `1 - p_stop < 0.9`.
