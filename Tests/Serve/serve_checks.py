@@ -259,6 +259,12 @@ def scenario_api(hamrun):
         expect(chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 24
                and chunks[-1].usage.prompt_tokens == usage.prompt_tokens, f"usage chunk {chunks[-1]}")
         expect(chunks[-1].usage.model_extra["macro_steps"] == extra["macro_steps"], "stream macro_steps")
+        # vLLM's continuous_usage_stats (GuideLLM asks for it): every chunk counts the tokens so far.
+        continuous = list(client.completions.create(model=MODEL, prompt=prompt, max_tokens=24, temperature=0, stream=True,
+                                                    stream_options={"include_usage": True, "continuous_usage_stats": True}))
+        counts = [c.usage.completion_tokens for c in continuous if c.choices]
+        expect(counts == sorted(counts) and counts[-1] == 24 and continuous[-1].usage.completion_tokens == 24,
+               f"continuous usage {counts}")
         plain = list(client.completions.create(model=MODEL, prompt=prompt, max_tokens=8, temperature=0, stream=True))
         expect(all(c.choices for c in plain) and all(c.usage is None for c in plain), "usage sent without include_usage")
 
