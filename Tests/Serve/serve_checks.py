@@ -6,7 +6,7 @@ talks to them with the official `openai` package (and, where a test needs contro
     serve_checks.py --hamrun .build/debug/hamrun SCENARIO
 
 Run by Tests/HamrunTests/ServeTests.swift (`swift test`); exits non-zero with the reason and the
-server's log when a check fails. Scenarios: api, errors, concurrency, cancel, timeout, auth,
+server's log when a check fails. Scenarios: api, chat, errors, concurrency, cancel, timeout, auth,
 sigterm, soak, nginx.
 """
 import argparse
@@ -341,6 +341,38 @@ def scenario_api(hamrun):
     finally:
         status = server.terminate()
     expect(status == 0, f"exit status {status} after SIGTERM")
+
+
+def scenario_chat(hamrun):
+    """The real model (SmolLM2-135M-Instruct, GGUF, Tools/fetch-models): /v1/chat/completions uses
+    its chat format (ChatML) exactly as `hamrun generate --chat` does, and a Japanese reply, whose
+    characters span several tokens, streams with every character whole."""
+    cache = os.environ.get("HAMRUN_CACHE", os.path.expanduser("~/.cache/hamrun"))
+    gguf = os.path.join(cache, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    expect(os.path.exists(gguf), f"no {gguf} (Tools/fetch-models fetches it)")
+    server = Server(hamrun, "--model", gguf)
+    client = server.client()
+    try:
+        name = client.models.list().data[0].id
+        question = "Translate 'thank you' into Japanese."
+        generated = subprocess.run([hamrun, "generate", "--model", gguf, "--chat", "--prompt", question, "--max-tokens", "20"],
+                                   capture_output=True, text=True, check=True).stdout
+        messages = [{"role": "user", "content": question}]
+        reply = client.chat.completions.create(model=name, messages=messages, max_tokens=20, temperature=0)
+        text = reply.choices[0].message.content
+        expect(generated == text + "\n", f"chat {text!r} != hamrun generate --chat {generated!r}")
+        chunks = list(client.chat.completions.create(model=name, messages=messages, max_tokens=20, temperature=0,
+                                                     stream=True))
+        pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+        expect("".join(pieces) == text, f"streamed {''.join(pieces)!r} != {text!r}")
+        expect(any(ord(ch) > 0x3000 for ch in text), f"the reply {text!r} has no Japanese to test with")
+        # The last piece may end in U+FFFD where max_tokens cut a character, as a whole decode does.
+        broken = [p for p in pieces[:-1] if "\ufffd" in p]
+        expect(not broken, f"pieces with a broken character: {broken}")
+        expect(len(pieces) > 3, "the reply came in too few pieces to test splitting")
+    finally:
+        status = server.terminate()
+    expect(status == 0, f"exit status {status}")
 
 
 def scenario_errors(hamrun):
