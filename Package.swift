@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Targets follow the data flow (docs/ARCHITECTURE.md): files → HamLoad → weights on a backend
@@ -14,6 +14,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        // `hamrun serve`: HTTP, graceful shutdown on signals, metrics in Prometheus text.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         // OpenBLAS through pkg-config (Debian: libopenblas-dev).
@@ -82,14 +87,34 @@ let package = Package(
             name: "HamTokenizer",
             dependencies: ["HamFiles", "HamJSON"]
         ),
+        // The OpenAI-compatible HTTP server on the batched engine (`hamrun serve`): one thread
+        // drives the engine, HTTP handlers stream what it produces.
+        .target(
+            name: "HamServe",
+            dependencies: [
+                "HamCore", "HamTokenizer", "HamJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "hamrun",
             dependencies: [
                 "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamTokenizer", "HamChecks", "HamVulkan",
-                "HamFiles", "HamJSON",
+                "HamFiles", "HamJSON", "HamServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // One fuzz entry point per parser of hostile input (Tools/fuzz/run builds it with
+        // libFuzzer; a normal build replays seed corpora and found crashes through it).
+        .executableTarget(
+            name: "hamrun-fuzz",
+            dependencies: ["HamCore", "HamFiles", "HamJSON", "HamLoad", "HamConvert", "HamTokenizer"],
+            path: "Tools/fuzz/hamrun-fuzz"
         ),
         // Tokenizer speed benchmark, driven by Tools/tokenizer/bench.py.
         .executableTarget(
@@ -107,7 +132,10 @@ let package = Package(
         .testTarget(name: "HamVulkanTests", dependencies: ["HamVulkan", "HamCore", "HamLoad", "HamCPU", "HamConvert", "HamChecks"]),
         .testTarget(name: "HamTokenizerTests", dependencies: ["HamTokenizer", "HamJSON"]),
         .testTarget(name: "HamJSONTests", dependencies: ["HamJSON"]),
+        // The server's pure parts (reply text, stop strings); its HTTP side is tested end to end
+        // in HamrunTests/ServeTests.
+        .testTarget(name: "HamServeTests", dependencies: ["HamServe", "HamTokenizer"]),
         // Runs the built `hamrun` binary: flags, output formats, exit codes, error lines.
-        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "HamChecks", "HamConvert", "HamTokenizer", "HamJSON"]),
+        .testTarget(name: "HamrunTests", dependencies: ["hamrun", "hamrun-fuzz", "HamChecks", "HamConvert", "HamTokenizer", "HamJSON"]),
     ]
 )

@@ -71,6 +71,10 @@ void ham_gemv_blocks_generic(const float *x, size_t n, size_t in, const void *w,
 // blocks_avx2.c: the block types with AVX2 + FMA + F16C (also what the avx512 level runs for
 // Q4_0, Q4_1, Q4_K, Q5_K and Q6_K: no AVX-512 machine was at hand to verify a variant).
 void ham_dequantize_avx2(const void *src, int dtype, size_t count, float *dst);
+/// f32/f16/bf16 weights against up to 8 rows of x at once, any n (gemv_float_avx2.c).
+void ham_gemv_float_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
+                         size_t o_begin, size_t o_end, const float *bias, float *out,
+                         size_t out_stride, int accumulate);
 void ham_gemv_blocks_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
                           size_t o_begin, size_t o_end, const float *bias, float *out,
                           size_t out_stride, int accumulate);

@@ -435,26 +435,7 @@ AVX2 static void gemv_avx2(const float *x, size_t n, size_t in, const void *w, i
         ham_gemv_blocks_avx2(x, n, in, w, dtype, o_begin, o_end, bias, out, out_stride, accumulate);
         return;
     }
-    size_t body = in & ~(size_t)7;
-    for (size_t r0 = 0; r0 < n; r0 += 4) {
-        size_t nr = n - r0 < 4 ? n - r0 : 4;
-        const float *xb = x + r0 * in;
-        for (size_t o = o_begin; o < o_end; o++) {
-            const char *row = (const char *)w + o * ham_row_bytes(dtype, in);
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-            for (size_t k = 0; k < body; k += 8) {
-                __m256 wv = load8(row, dtype, k);
-                for (size_t r = 0; r < nr; r++) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xb + r * in + k), wv, acc[r]);
-            }
-            for (size_t r = 0; r < nr; r++) {
-                float s = hsum8(acc[r]);
-                for (size_t k = body; k < in; k++) s += xb[r * in + k] * load_elem(row, dtype, k);
-                float v = s + (bias ? bias[o] : 0.0f);
-                float *dst = out + (r0 + r) * out_stride + o;
-                *dst = accumulate ? *dst + v : v;
-            }
-        }
-    }
+    ham_gemv_float_avx2(x, n, in, w, dtype, o_begin, o_end, bias, out, out_stride, accumulate);
 }
 
 AVX2 static void widen_avx2(const void *src, int dtype, size_t count, float *dst) {

@@ -178,7 +178,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
     // MARK: What the pickle may call
 
     /// torch's persistent ids: `('storage', storage_type, key, location, numel)`.
-    private static func persistentLoad(_ id: PickleValue) -> PickleValue {
+    static func persistentLoad(_ id: PickleValue) -> PickleValue {
         let unknown = PickleGlobal(module: "torch", name: "persistent_load")
         guard case .tuple(let fields) = id, fields.count >= 5, case .string("storage") = fields[0] else {
             return .object(PickleObject(callable: unknown, problem: "a persistent id that is not a torch storage"))
@@ -200,7 +200,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
 
     /// REDUCE and NEWOBJ. The allow-list: how torch pickles tensors, and the dict types state
     /// dicts are. Every other callable yields an opaque object and is never run.
-    private static func call(_ function: PickleGlobal, _ args: [PickleValue]) -> PickleValue {
+    static func call(_ function: PickleGlobal, _ args: [PickleValue]) -> PickleValue {
         func opaque(_ problem: String? = nil) -> PickleValue {
             .object(PickleObject(callable: function, problem: problem))
         }

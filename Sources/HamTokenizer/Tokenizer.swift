@@ -39,7 +39,7 @@ public final class Tokenizer: Sendable {
 
     /// The largest tokenizer.json read (Llama 3's is 9 MB, Gemma's 34 MB); the parser needs
     /// several times a file's size, so a larger file is refused before it is read.
-    public static let fileLimit = 512 << 20
+    public static let fileLimit = 128 << 20
 
     /// Loads tokenizer.json from a file.
     public convenience init(contentsOf url: URL) throws {

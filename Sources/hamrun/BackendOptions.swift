@@ -25,10 +25,10 @@ struct BackendOptions: ParsableArguments {
     @Option(help: "auto (a Vulkan GPU when there is one, else the CPU), cpu or vulkan.")
     var backend: BackendChoice = .auto
 
-    @Option(parsing: .unconditional, help: "Vulkan device index, as `hamrun devices` lists them (default: the first discrete, integrated or virtual GPU, else a CPU implementation).")
+    @Option(help: "Vulkan device index, as `hamrun devices` lists them (default: the first discrete, integrated or virtual GPU, else a CPU implementation).")
     var device: Int?
 
-    @Option(parsing: .unconditional, help: "CPU threads (default: all cores).")
+    @Option(help: "CPU threads (default: all cores).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("Vulkan barriers: tracked or everyCommand (measurements).", visibility: .hidden))

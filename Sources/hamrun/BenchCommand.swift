@@ -16,19 +16,19 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "hamburger or base. Default: hamburger when the model has its modules.")
     var mode: GenerationMode?
 
-    @Option(name: .customLong("prompt-tokens"), parsing: .unconditional, help: "Prompt length (random token ids).")
+    @Option(name: .customLong("prompt-tokens"), help: "Prompt length (random token ids).")
     var promptTokens = 64
 
-    @Option(name: .customLong("gen-tokens"), parsing: .unconditional, help: "Tokens to generate per run.")
+    @Option(name: .customLong("gen-tokens"), help: "Tokens to generate per run.")
     var genTokens = 128
 
-    @Option(name: .customLong("force-steps"), parsing: .unconditional, help: "Make every macro step emit exactly K tokens (the cost at K = 1 … max_steps).")
+    @Option(name: .customLong("force-steps"), help: "Make every macro step emit exactly K tokens (the cost at K = 1 … max_steps).")
     var forceSteps: Int?
 
-    @Option(parsing: .unconditional, help: "Stop confidence when steps are not forced.")
+    @Option(help: "Stop confidence when steps are not forced.")
     var confidence: Double?
 
-    @Option(parsing: .unconditional, help: "Timed runs; the median is reported.")
+    @Option(help: "Timed runs; the median is reported.")
     var runs = 3
 
     @Option(help: "Sequences decoded together (each with its own prompt).")

@@ -18,7 +18,7 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var generation: GenerationFlags
     @OptionGroup var engineFlags: EngineFlags
 
-    @Option(help: "System message.")
+    @Option(parsing: .unconditional, help: "System message.")
     var system: String?
 
     @Option(name: .customLong("chat-format"), help: "plain, chatml, llama3 or llama32 (default: the family of the model's chat template).")

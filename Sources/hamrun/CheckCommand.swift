@@ -25,7 +25,7 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Run with the Khronos validation layer (and synchronization validation) when installed.")
     var validation = false
 
-    @Option(parsing: .unconditional, help: "Random seed (default: the time).")
+    @Option(help: "Random seed (default: the time).")
     var seed: UInt64?
 
     @Flag(name: .customLong("failures-only"), help: "Print only failed checks and the summary.")

@@ -9,7 +9,7 @@ struct DevicesCommand: ParsableCommand {
     @Flag(help: "Also measure submission, read-back and dispatch latency on the default device (or --device).")
     var latency = false
 
-    @Option(parsing: .unconditional, help: "Show only this device (and measure it with --latency).")
+    @Option(help: "Show only this device (and measure it with --latency).")
     var device: Int?
 
     func run() throws {

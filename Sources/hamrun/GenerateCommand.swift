@@ -15,10 +15,10 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var generation: GenerationFlags
     @OptionGroup var engineFlags: EngineFlags
 
-    @Option(help: "Prompt text.")
+    @Option(parsing: .unconditional, help: "Prompt text (it may start with a dash).")
     var prompt: String?
 
-    @Option(name: .customLong("prompt-ids"), help: "Prompt as comma-separated token ids, used as given (no BOS added).")
+    @Option(name: .customLong("prompt-ids"), parsing: .unconditional, help: "Prompt as comma-separated token ids, used as given (no BOS added).")
     var promptIds: String?
 
     @Flag(help: "Print one JSON object (tokens, steps, text, stats) instead of streaming text.")
@@ -27,7 +27,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Wrap --prompt as a user turn of the model's chat format and stop at the end of the reply.")
     var chat = false
 
-    @Option(help: "System message for --chat.")
+    @Option(parsing: .unconditional, help: "System message for --chat.")
     var system: String?
 
     @Option(name: .customLong("chat-format"), help: "plain, chatml, llama3 or llama32 (default: the family of the model's chat template).")
@@ -79,25 +79,25 @@ struct GenerateCommand: ParsableCommand {
 
 /// Flags that shape a generation: shared by generate and chat.
 struct GenerationFlags: ParsableArguments {
-    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Most tokens to generate.")
+    @Option(name: .customLong("max-tokens"), help: "Most tokens to generate.")
     var maxTokens = 128
 
-    @Option(parsing: .unconditional, help: "Stop a macro step when 1 - p_stop < C. Default: the model's recommended value, else 0.9.")
+    @Option(help: "Stop a macro step when 1 - p_stop < C. Default: the model's recommended value, else 0.9.")
     var confidence: Double?
 
     @Option(help: "hamburger (macro and micro steps) or base (one token per forward). Default: hamburger when the model has its modules.")
     var mode: GenerationMode?
 
-    @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.")
+    @Option(help: "Sampling temperature; 0 is greedy.")
     var temperature: Double = 0
 
-    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample from the k most likely tokens (0: all).")
+    @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0: all).")
     var topK = 0
 
-    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Sample from the smallest set of tokens whose probability reaches p.")
+    @Option(name: .customLong("top-p"), help: "Sample from the smallest set of tokens whose probability reaches p.")
     var topP = 1.0
 
-    @Option(parsing: .unconditional, help: "Random seed for sampling.")
+    @Option(help: "Random seed for sampling.")
     var seed: UInt64 = 0
 
     func check() throws {

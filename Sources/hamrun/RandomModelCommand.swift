@@ -22,7 +22,7 @@ struct RandomModelCommand: ParsableCommand {
     @Flag(help: "Replace --out if it exists; the new model is built beside it and swapped in when complete.")
     var force = false
 
-    @Option(parsing: .unconditional, help: "Random seed.")
+    @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
     func validate() throws {

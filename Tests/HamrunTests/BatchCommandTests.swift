@@ -59,21 +59,30 @@ import Testing
 
     @Test(arguments: [1, 3, 24])
     func everyReferenceCaseInOneBatch(parallel: Int) throws {
+        try reproduce(parallel: parallel, backend: "cpu")
+    }
+
+    @Test(.enabled(if: VulkanCommandTests.hasDevice, "no Vulkan device on this machine (install mesa-vulkan-drivers for lavapipe)"))
+    func everyReferenceCaseInOneBatchOnVulkan() throws {
+        try reproduce(parallel: 24, backend: "vulkan")
+    }
+
+    func reproduce(parallel: Int, backend: String) throws {
         let cases = try Self.cases()
         let input = ScratchDirectory.root + "batch-in-\(UUID().uuidString).jsonl", output = input + ".out"
         try Self.jsonl(cases).write(toFile: input, atomically: true, encoding: .utf8)
         defer { for path in [input, output] { try? FileManager.default.removeItem(atPath: path) } }
         let run = try HamrunProcess.run(["batch", "--model", try Self.model.get(), "--input", input, "--output", output,
-                                         "--parallel", "\(parallel)", "--backend", "cpu"])
+                                         "--parallel", "\(parallel)", "--backend", backend])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
         #expect(lines.count == cases.count)
         for (i, (c, line)) in zip(cases, lines).enumerated() {
             if c.mode == "base" {
-                #expect(line.tokens == c.greedy_ids, "line \(i + 1)")
+                #expect(line.tokens == c.greedy_ids, "\(backend) line \(i + 1)")
             } else {
-                #expect(line.steps == c.expectedSteps, "line \(i + 1)")
+                #expect(line.steps == c.expectedSteps, "\(backend) line \(i + 1)")
             }
         }
     }

