@@ -338,6 +338,21 @@ def scenario_api(hamrun):
                        f"{kind.__name__}: param {error.param}, type {error.type}")
         # The health check and the server are fine afterwards.
         expect(server.json("GET", "/health")[0] == 200, "unhealthy after errors")
+
+        # /health answers while a long prompt (most of the context) is being prefilled.
+        status, long_ids = server.json("POST", "/tokenize", {"content": "To be, or not to be, that is the question. " * 400})
+        long_ids = long_ids["tokens"][:1900]
+        done = threading.Event()
+        threading.Thread(target=lambda: (client.completions.create(model=MODEL, prompt=long_ids, max_tokens=2), done.set()),
+                         daemon=True).start()
+        answered_while_running = 0
+        while not done.is_set():
+            status, health = server.json("GET", "/health")
+            expect(status == 200, f"/health answered {status} during a long prefill")
+            answered_while_running += health["running"] == 1 and not done.is_set()
+            time.sleep(0.005)
+        expect(answered_while_running > 0, "/health never answered while the long prompt ran")
+        print(f"/health answered {answered_while_running} times while a {len(long_ids)}-token prompt ran")
     finally:
         status = server.terminate()
     expect(status == 0, f"exit status {status} after SIGTERM")
