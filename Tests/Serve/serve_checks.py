@@ -500,6 +500,23 @@ def scenario_errors(hamrun):
     expect(status == 0, f"exit status {status}")
     print(f"{len(table)} malformed requests answered as expected")
 
+    # A model that fails to load (on the engine's thread, after listening): one error line naming
+    # the tensor, a non-zero exit, no hang.
+    work = tempfile.mkdtemp(prefix="hamrun-badmodel-")
+    try:
+        model = os.path.join(work, "bad")
+        shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Models", MODEL), model)
+        with open(os.path.join(model, "config.json")) as file:
+            config = json.load(file)
+        config["intermediate_size"] += 8
+        with open(os.path.join(model, "config.json"), "w") as file:
+            json.dump(config, file)
+        result = subprocess.run([hamrun, "serve", "--model", model, "--port", "0"], capture_output=True, text=True, timeout=60)
+        expect(result.returncode != 0 and "hamrun: error:" in result.stderr and "model.safetensors" in result.stderr,
+               f"a model that cannot load: exit {result.returncode}, {result.stderr[-400:]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
 
 PROMPTS = ["ROMEO:", "JULIET:", "First Citizen:", "KING RICHARD III:", "HAMLET:\nTo be", "O, ", "My lord, ",
            "What say you", "MENENIUS:\nWhy,", "Good morrow", "Now is the winter", "CORIOLANUS:", "Sweet ", "I pray thee",
