@@ -365,7 +365,17 @@ def scenario_chat(hamrun):
     cache = os.environ.get("HAMRUN_CACHE", os.path.expanduser("~/.cache/hamrun"))
     gguf = os.path.join(cache, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
     expect(os.path.exists(gguf), f"no {gguf} (Tools/fetch-models fetches it)")
-    server = Server(hamrun, "--model", gguf)
+    server = Server(hamrun, "--model", gguf, ready=False)
+    # While the weights load (on the engine's thread, after listening) /health is 503, then 200.
+    loading = []
+    while True:
+        status, body = server.json("GET", "/health")
+        if status == 200:
+            break
+        loading.append(status)
+        expect(status == 503 and body["error"]["type"] == "unavailable_error", f"/health while loading: {status} {body}")
+        time.sleep(0.005)
+    print(f"/health answered 503 {len(loading)} times while the model loaded")
     client = server.client()
     try:
         name = client.models.list().data[0].id
