@@ -338,6 +338,21 @@ def scenario_api(hamrun):
                        f"{kind.__name__}: param {error.param}, type {error.type}")
         # The health check and the server are fine afterwards.
         expect(server.json("GET", "/health")[0] == 200, "unhealthy after errors")
+
+        # /health answers while a long prompt (most of the context) is being prefilled.
+        status, long_ids = server.json("POST", "/tokenize", {"content": "To be, or not to be, that is the question. " * 400})
+        long_ids = long_ids["tokens"][:1900]
+        done = threading.Event()
+        threading.Thread(target=lambda: (client.completions.create(model=MODEL, prompt=long_ids, max_tokens=2), done.set()),
+                         daemon=True).start()
+        answered_while_running = 0
+        while not done.is_set():
+            status, health = server.json("GET", "/health")
+            expect(status == 200, f"/health answered {status} during a long prefill")
+            answered_while_running += health["running"] == 1 and not done.is_set()
+            time.sleep(0.005)
+        expect(answered_while_running > 0, "/health never answered while the long prompt ran")
+        print(f"/health answered {answered_while_running} times while a {len(long_ids)}-token prompt ran")
     finally:
         status = server.terminate()
     expect(status == 0, f"exit status {status} after SIGTERM")
@@ -350,7 +365,17 @@ def scenario_chat(hamrun):
     cache = os.environ.get("HAMRUN_CACHE", os.path.expanduser("~/.cache/hamrun"))
     gguf = os.path.join(cache, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
     expect(os.path.exists(gguf), f"no {gguf} (Tools/fetch-models fetches it)")
-    server = Server(hamrun, "--model", gguf)
+    server = Server(hamrun, "--model", gguf, ready=False)
+    # While the weights load (on the engine's thread, after listening) /health is 503, then 200.
+    loading = []
+    while True:
+        status, body = server.json("GET", "/health")
+        if status == 200:
+            break
+        loading.append(status)
+        expect(status == 503 and body["error"]["type"] == "unavailable_error", f"/health while loading: {status} {body}")
+        time.sleep(0.005)
+    print(f"/health answered 503 {len(loading)} times while the model loaded")
     client = server.client()
     try:
         name = client.models.list().data[0].id
@@ -484,6 +509,23 @@ def scenario_errors(hamrun):
     expect(not failures, f"{len(failures)} of {len(table)} malformed requests went wrong:\n" + "\n".join(failures))
     expect(status == 0, f"exit status {status}")
     print(f"{len(table)} malformed requests answered as expected")
+
+    # A model that fails to load (on the engine's thread, after listening): one error line naming
+    # the tensor, a non-zero exit, no hang.
+    work = tempfile.mkdtemp(prefix="hamrun-badmodel-")
+    try:
+        model = os.path.join(work, "bad")
+        shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Models", MODEL), model)
+        with open(os.path.join(model, "config.json")) as file:
+            config = json.load(file)
+        config["intermediate_size"] += 8
+        with open(os.path.join(model, "config.json"), "w") as file:
+            json.dump(config, file)
+        result = subprocess.run([hamrun, "serve", "--model", model, "--port", "0"], capture_output=True, text=True, timeout=60)
+        expect(result.returncode != 0 and "hamrun: error:" in result.stderr and "model.safetensors" in result.stderr,
+               f"a model that cannot load: exit {result.returncode}, {result.stderr[-400:]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 PROMPTS = ["ROMEO:", "JULIET:", "First Citizen:", "KING RICHARD III:", "HAMLET:\nTo be", "O, ", "My lord, ",
