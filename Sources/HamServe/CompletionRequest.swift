@@ -26,6 +26,8 @@ struct CompletionRequest {
     var stop: [String] = []
     var stream = false
     var includeUsage = false
+    /// vLLM's `stream_options.continuous_usage_stats`: every chunk carries the counts so far.
+    var continuousUsage = false
     /// HAMburger's extensions.
     var confidence: Double?
     var mode: GenerationMode?
@@ -96,11 +98,12 @@ struct CompletionRequest {
             guard stream else {
                 throw APIError.invalid("stream_options is only allowed when stream is true", param: "stream_options")
             }
-            for member in try options.object().members where member.name != "include_usage" {
-                throw APIError.invalid("unknown parameter 'stream_options.\(member.name)'; expected include_usage",
+            for member in try options.object().members where !["include_usage", "continuous_usage_stats"].contains(member.name) {
+                throw APIError.invalid("unknown parameter 'stream_options.\(member.name)'; expected include_usage or continuous_usage_stats",
                                        param: "stream_options.\(member.name)")
             }
             includeUsage = try options.optional("include_usage")?.bool() ?? false
+            continuousUsage = try options.optional("continuous_usage_stats")?.bool() ?? false
         }
         confidence = try root.optional("confidence")?.double(in: 0...1)
         mode = try root.optional("mode").map { GenerationMode(rawValue: try $0.string(oneOf: GenerationMode.allCases.map(\.rawValue))) } ?? nil

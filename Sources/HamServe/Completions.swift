@@ -66,6 +66,7 @@ struct Completions: Sendable {
         progress = first.0
         if case .failed(let error)? = first.1 { throw error }
         let started = progress, firstEnd = first.1, loop = self.loop
+        let promptTokens = generation.prompt.count, continuous = parsed.continuousUsage
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache",
                                    HTTPField.Name("X-Accel-Buffering")!: "no"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
@@ -76,12 +77,18 @@ struct Completions: Sendable {
                 }
                 var pending = progress.drain()
                 // The chat stream's first chunk carries the role, as OpenAI's does.
-                try await send(SSE.event(shape.chunk(text: pending, role: kind == .chat)))
+                // With continuous_usage_stats every chunk carries the counts so far.
+                func counts(_ progress: Progress) -> JSONText? {
+                    guard continuous else { return nil }
+                    return ["prompt_tokens": .integer(promptTokens), "completion_tokens": .integer(progress.tokens),
+                            "total_tokens": .integer(promptTokens + progress.tokens)]
+                }
+                try await send(SSE.event(shape.chunk(text: pending, role: kind == .chat, usage: counts(progress))))
                 var end = firstEnd
                 while end == nil, let event = await events.next() {
                     end = progress.take(event)
                     pending = progress.drain()
-                    if !pending.isEmpty { try await send(SSE.event(shape.chunk(text: pending))) }
+                    if !pending.isEmpty { try await send(SSE.event(shape.chunk(text: pending, usage: counts(progress)))) }
                 }
                 switch end ?? .failed(.server("the engine dropped the request")) {
                 case .failed(let error):
@@ -89,8 +96,9 @@ struct Completions: Sendable {
                     try await send(SSE.event(error.json))
                 case .finished(let finishReason, let usage):
                     let rest = progress.drain()
-                    if !rest.isEmpty { try await send(SSE.event(shape.chunk(text: rest))) }
-                    try await send(SSE.event(shape.chunk(text: kind == .chat ? nil : "", finishReason: finishReason)))
+                    if !rest.isEmpty { try await send(SSE.event(shape.chunk(text: rest, usage: counts(progress)))) }
+                    try await send(SSE.event(shape.chunk(text: kind == .chat ? nil : "", finishReason: finishReason,
+                                                         usage: continuous ? usage.counts : nil)))
                     if shape.includeUsage { try await send(SSE.event(shape.usageChunk(usage))) }
                     try await send(SSE.done)
                 }

