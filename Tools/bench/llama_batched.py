@@ -16,7 +16,6 @@ and per-sequence tok/s, prefill tok/s, peak RSS.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import sys
 import time
@@ -24,21 +23,7 @@ import time
 import numpy as np
 
 
-def prompt(index: int, n: int, vocab: int) -> list[int]:
-    state = (0x2545F4914F6CDD1D + index * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    out = []
-    for _ in range(n):
-        state = (state * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
-        out.append((state >> 33) % vocab)
-    return out
-
-
-def status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+from llama_run import bench_prompt, silence_llama_cpp, status_kb  # noqa: E402  (this folder)
 
 
 def main() -> int:
@@ -53,11 +38,7 @@ def main() -> int:
 
     import llama_cpp as L  # noqa: E402
 
-    @L.llama_log_callback
-    def quiet(level, text, user_data):
-        pass
-
-    L.llama_log_set(quiet, ctypes.c_void_p())
+    silence_llama_cpp(L)
     L.llama_backend_init()
     model = L.llama_model_load_from_file(args.model.encode(), L.llama_model_default_params())
     if not model:
@@ -79,7 +60,7 @@ def main() -> int:
         print(json.dumps({"error": "cannot create a context"}))
         return 1
     mem = L.llama_get_memory(ctx)
-    prompts = [prompt(i, p, n_vocab) for i in range(b)]
+    prompts = [bench_prompt(p, n_vocab, i) for i in range(b)]
     batch = L.llama_batch_init(b * p, 0, b)
 
     def fill(entries: list[tuple[int, int, int, bool]]) -> None:

@@ -13,6 +13,8 @@ import ctypes
 import json
 from collections import Counter
 
+from llama_run import silence_llama_cpp  # this folder
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -25,11 +27,7 @@ def main() -> None:
     import llama_cpp as L
     import gguf
 
-    @L.llama_log_callback
-    def quiet(level, text, user_data):
-        pass
-
-    L.llama_log_set(quiet, ctypes.c_void_p())
+    silence_llama_cpp(L)
     params = L.llama_model_quantize_default_params()
     params.ftype = getattr(L, f"LLAMA_FTYPE_MOSTLY_{args.type.upper()}")
     params.nthread = args.threads

@@ -35,14 +35,30 @@ def status_kb(field: str) -> int:
     return 0
 
 
-def bench_prompt(n: int, vocab: int) -> list[int]:
-    """hamrun bench's prompt: state = state * 6364136223846793005 + 1442695040888963407 (mod 2^64),
-    id = (state >> 33) % vocab, from state 0x2545F4914F6CDD1D."""
-    state, out = 0x2545F4914F6CDD1D, []
+def bench_prompt(n: int, vocab: int, sequence: int = 0) -> list[int]:
+    """hamrun bench's prompt for sequence `sequence` of a batch: state = state * 6364136223846793005
+    + 1442695040888963407 (mod 2^64), id = (state >> 33) % vocab, from state
+    0x2545F4914F6CDD1D + sequence * 0x9E3779B97F4A7C15."""
+    state, out = (0x2545F4914F6CDD1D + sequence * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF, []
     for _ in range(n):
         state = (state * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
         out.append((state >> 33) % vocab)
     return out
+
+
+_log_callback = None
+
+
+def silence_llama_cpp(L) -> None:
+    """Sends llama.cpp's log (its load log would drown the output) nowhere, for the process."""
+    global _log_callback
+
+    @L.llama_log_callback
+    def quiet(level, text, user_data):
+        pass
+
+    _log_callback = quiet  # llama.cpp keeps calling it: the ctypes callback must stay alive
+    L.llama_log_set(quiet, ctypes.c_void_p())
 
 
 def main() -> int:
@@ -58,11 +74,7 @@ def main() -> int:
     baseline_rss_kb = status_kb("VmRSS")
     import llama_cpp as L  # noqa: E402  (after the baseline: the import maps libllama)
 
-    @L.llama_log_callback
-    def quiet(level, text, user_data):  # llama.cpp's load log would drown the table
-        pass
-
-    L.llama_log_set(quiet, ctypes.c_void_p())
+    silence_llama_cpp(L)
     L.llama_backend_init()
     after_import_rss_kb = status_kb("VmRSS")
 

@@ -20,7 +20,6 @@ Exit status 0 when every check passes.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import math
 import sys
@@ -31,17 +30,13 @@ import torch
 from safetensors import safe_open
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llama_run import bench_prompt  # noqa: E402
+from llama_run import bench_prompt, silence_llama_cpp  # noqa: E402
 
 
 def llama_cpp_logits(path: Path, prompt: list[int], threads: int) -> tuple[np.ndarray, list[int]]:
     import llama_cpp as L
 
-    @L.llama_log_callback
-    def quiet(level, text, user_data):
-        pass
-
-    L.llama_log_set(quiet, ctypes.c_void_p())
+    silence_llama_cpp(L)
     L.llama_backend_init()
     model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
     if not model:
