@@ -3,20 +3,11 @@
 // 2048-token context the per-slot scalar expf of a plain loop costs more than streaming the cache.
 
 #include "ham_attention.h"
-#include "hamkernels.h"
+#include "internal.h"
 #include <math.h>
-#include <string.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 static inline float kv_load(const void *base, int dtype, size_t i) {
-    if (dtype == HAM_KV_F16) {
-        uint16_t h = ((const uint16_t *)base)[i];
-        return (float)(*(const _Float16 *)&h);
-    }
-    return ((const float *)base)[i];
+    return dtype == HAM_KV_F16 ? f16_to_f32(((const uint16_t *)base)[i]) : ((const float *)base)[i];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -64,22 +55,13 @@ static void store_kv_generic(const float *src, void *dst, int kv_dtype, size_t c
     }
 }
 
-#if defined(__x86_64__)
+#ifdef HAM_X86
 // ---------------------------------------------------------------------------------------------
 // AVX2 + FMA + F16C (also what AVX-512 machines run: this file has no AVX-512 variant).
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 AVX2 static inline __m256 kv8(const void *base, int dtype, size_t i) {
     if (dtype == HAM_KV_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)));
     return _mm256_loadu_ps((const float *)base + i);
-}
-
-AVX2 static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 // e^x for x <= 0 (scores minus their maximum), Cephes' expf: x = n·ln2 + r with |r| <= ln2/2,
@@ -121,7 +103,7 @@ AVX2 static void attention_avx2(const float *q, size_t q_stride, size_t group, s
                     for (size_t g = 0; g < ng; g++)
                         acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (g0 + g) * q_stride + d), k, acc[g]);
                 }
-                for (size_t g = 0; g < ng; g++) scratch[(g0 + g) * visible + s] = hsum(acc[g]) * scale;
+                for (size_t g = 0; g < ng; g++) scratch[(g0 + g) * visible + s] = ham_hsum8(acc[g]) * scale;
             }
         }
     }
@@ -143,7 +125,7 @@ AVX2 static void attention_avx2(const float *q, size_t q_stride, size_t group, s
             _mm256_storeu_ps(scores + s, e);
             sum = _mm256_add_ps(sum, e);
         }
-        float total = hsum(sum);
+        float total = ham_hsum8(sum);
         for (; s < visible; s++) {
             float x = scores[s] - maximum;
             __m256 e = exp8(_mm256_set1_ps(x));
@@ -194,7 +176,7 @@ AVX2 static void store_kv_avx2(const float *src, void *dst, int kv_dtype, size_t
 
 // The SIMD path needs head dimensions in whole vectors; every Llama head size is.
 static int use_simd(size_t head_dim) {
-#if defined(__x86_64__)
+#ifdef HAM_X86
     return head_dim % 8 == 0 && strcmp(ham_kernel_level(), "generic") != 0;
 #else
     (void)head_dim;
@@ -206,7 +188,7 @@ void ham_attention(const float *q, size_t q_stride, size_t group, size_t head_di
                    const void *keys, const void *values, int kv_dtype, size_t kv_stride, size_t kv_offset,
                    const int32_t *blocks, size_t block_size, size_t visible,
                    float scale, float *out, size_t out_stride, float *scratch) {
-#if defined(__x86_64__)
+#ifdef HAM_X86
     if (use_simd(head_dim)) {
         attention_avx2(q, q_stride, group, head_dim, keys, values, kv_dtype, kv_stride, kv_offset,
                        blocks, block_size, visible, scale, out, out_stride, scratch);
@@ -218,7 +200,7 @@ void ham_attention(const float *q, size_t q_stride, size_t group, size_t head_di
 }
 
 void ham_store_kv(const float *src, void *dst, int kv_dtype, size_t count) {
-#if defined(__x86_64__)
+#ifdef HAM_X86
     if (use_simd(8)) {
         store_kv_avx2(src, dst, kv_dtype, count);
         return;

@@ -302,13 +302,6 @@ static float *scratch_for(size_t floats) {
 /// Signed byte k of every 32-bit lane, as floats.
 #define LANE_SBYTE(v, k) _mm256_cvtepi32_ps((k) == 3 ? _mm256_srai_epi32(v, 24) : _mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * (k)), 24))
 
-AVX2_INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 #define PREFETCH(p, bytes) do { \
     _mm_prefetch((const char *)(p) + HAM_PREFETCH_BYTES, _MM_HINT_T0); \
     if ((bytes) > 64) _mm_prefetch((const char *)(p) + HAM_PREFETCH_BYTES + 64, _MM_HINT_T0); \
@@ -356,7 +349,7 @@ AVX2_INLINE void q4_pair_rows(const float *xp, size_t stride, size_t in, const c
             off[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xp + r * stride + in + 32 + 8 * u), m, off[r]);
         }
     }
-    for (size_t r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[r], off[r]));
+    for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(_mm256_add_ps(acc[r], off[r]));
 }
 
 /// Bit `pos` of every lane of `h` moved to bit 4 (Q5_K's fifth bit).
@@ -410,7 +403,7 @@ AVX2_INLINE void k4_rows(const float *xp, size_t stride, size_t in, const char *
         for (size_t r = 0; r < R; r++)
             off[r] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(xp + r * stride + in + 32 + 8 * sb), off[r]);
     }
-    for (size_t r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[r], acc2[r])) - hsum(off[r]);
+    for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(_mm256_add_ps(acc[r], acc2[r])) - ham_hsum8(off[r]);
 }
 
 // Q6_K: per 32-element chunk, acc += scales·Σ x'·q (lanes 0-3 one sub-block of 16, 4-7 the
@@ -452,7 +445,7 @@ AVX2_INLINE void q6_k_rows(const float *xp, size_t stride, size_t in, const char
             }
         }
     }
-    for (size_t r = 0; r < R; r++) out[r] = hsum(acc[r]) - 32.0f * hsum(off[r]);
+    for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(acc[r]) - 32.0f * ham_hsum8(off[r]);
 }
 
 // Q8_0: acc += d·Σ x'·q per block, two accumulators (even and odd blocks).
@@ -475,7 +468,7 @@ AVX2_INLINE void q8_0_rows(const float *xp, size_t stride, size_t in, const char
             else acc[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc[r]);
         }
     }
-    for (size_t r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc[r], acc2[r]));
+    for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(_mm256_add_ps(acc[r], acc2[r]));
 }
 
 typedef void (*row_fn)(const float *, size_t, size_t, const char *, float *);

@@ -25,13 +25,6 @@ AVX2_INLINE __m256 load8_float(const char *row, int dtype, size_t k) {
     }
 }
 
-AVX2_INLINE float hsum8_float(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 AVX2_INLINE float elem_float(const char *row, int dtype, size_t k) {
     switch (dtype) {
     case HAM_BF16: return bf16_to_f32(((const uint16_t *)row)[k]);
@@ -65,7 +58,7 @@ AVX2_INLINE void gemv_tile(const float *x, size_t in, const char *w, size_t row_
     }
     for (int r = 0; r < nr; r++) {
         for (int j = 0; j < wr; j++) {
-            float s = hsum8_float(acc[r][j]);
+            float s = ham_hsum8(acc[r][j]);
             for (size_t k = body; k < in; k++) s += x[(size_t)r * in + k] * elem_float(rows[j], dtype, k);
             float v = s + (bias ? bias[o + (size_t)j] : 0.0f);
             float *dst = out + (size_t)r * out_stride + o + (size_t)j;

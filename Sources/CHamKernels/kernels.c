@@ -421,13 +421,6 @@ AVX2 static inline __m256 load8(const void *w, int dtype, size_t k) {
     }
 }
 
-AVX2 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 AVX2 static void gemv_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
                            size_t o_begin, size_t o_end, const float *bias, float *out,
                            size_t out_stride, int accumulate) {
@@ -452,7 +445,7 @@ AVX2 static float dot_avx2(const float *a, const float *b, size_t count) {
     __m256 acc = _mm256_setzero_ps();
     size_t k = 0;
     for (; k + 8 <= count; k += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
-    float s = hsum8(acc);
+    float s = ham_hsum8(acc);
     for (; k < count; k++) s += a[k] * b[k];
     return s;
 }
