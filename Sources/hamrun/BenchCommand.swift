@@ -19,6 +19,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length (random token ids).")
     var promptTokens = 64
 
+    @Option(parsing: .unconditional,
+            help: "Prompt every sequence with this user message in the model's chat format instead of random ids (a real HAMburger model's tokens per macro step depend on the text). EOS is still ignored.")
+    var chat: String?
+
     @Option(name: .customLong("gen-tokens"), help: "Tokens to generate per run.")
     var genTokens = 128
 
@@ -48,9 +52,11 @@ struct BenchCommand: ParsableCommand {
         let directory = try modelOptions.openModel()
         let mode = try resolveMode(mode, directory)
         if forceSteps != nil && mode != .hamburger { throw ValidationError("--force-steps needs --mode hamburger") }
+        let chatPrompt = try chat.map { try TextCodec(directory: directory).chatFormatter(nil).prompt([.user($0)]) }
+        let promptLength = chatPrompt?.count ?? promptTokens
         // The whole batch is prefilled in one tick, so the decode that follows is timed alone.
-        var engineOptions = engineFlags.options(directory.config, sequences: batch, slots: promptTokens + genTokens)
-        engineOptions.prefillTokensPerTick = batch * promptTokens
+        var engineOptions = engineFlags.options(directory.config, sequences: batch, slots: promptLength + genTokens)
+        engineOptions.prefillTokensPerTick = batch * promptLength
         let engine = try modelOptions.makeEngine(directory, hamburger: mode == .hamburger, options: engineOptions)
         var options = GenerationOptions(
             maxTokens: genTokens,
@@ -62,6 +68,7 @@ struct BenchCommand: ParsableCommand {
         // (sequence 0's is the one single-sequence benchmarks have always used).
         let vocabulary = UInt64(directory.config.vocabSize)
         let prompts = (0..<batch).map { index -> [Int32] in
+            if let chatPrompt { return chatPrompt }
             var state: UInt64 = 0x2545_F491_4F6C_DD1D &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
             return (0..<promptTokens).map { _ -> Int32 in
                 state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -87,7 +94,7 @@ struct BenchCommand: ParsableCommand {
         let perSlot = EngineOptions.kvBytesPerSlot(directory.config, dtype: engineFlags.kvType.dtype)
         let report = BenchReport(
             model: directory.path, backend: engine.backendName, mode: mode.rawValue, batch: batch,
-            prompt_tokens: promptTokens, generated_tokens: stats.generatedTokens,
+            prompt_tokens: promptLength, generated_tokens: stats.generatedTokens,
             forced_steps: forceSteps, runs: runs, kv_type: engineFlags.kvType.rawValue,
             prefill_tokens_per_second: prefill,
             decode_tokens_per_second: median.decodeTokensPerSecond,

@@ -54,6 +54,22 @@ import Testing
         #expect(report.tokens.count == 3)
     }
 
+    /// `bench --chat` prompts with the message in the model's chat format: the prompt `generate
+    /// --chat` builds from the same message.
+    @Test func benchChatPromptIsTheChatFormattedMessage() throws {
+        let generated = try HamrunProcess.run(["generate", "--model", base, "--backend", "cpu", "--chat",
+                                               "--prompt", "Why is the sky blue?", "--max-tokens", "1", "--json"])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(generated.stdout.utf8))
+        let bench = try HamrunProcess.run(["bench", "--model", base, "--backend", "cpu", "--chat", "Why is the sky blue?",
+                                           "--gen-tokens", "3", "--runs", "1", "--json"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        struct Bench: Decodable { var prompt_tokens: Int; var generated_tokens: Int }
+        let measured = try JSONDecoder().decode(Bench.self, from: Data(bench.stdout.utf8))
+        #expect(measured.prompt_tokens == report.stats.prompt_tokens && measured.prompt_tokens > 8)
+        #expect(measured.generated_tokens == 3)
+    }
+
     /// Every bad input: a non-zero exit and exactly one line on stderr naming the problem.
     @Test(arguments: [
         (["generate", "--model", "/nonexistent/model", "--prompt-ids", "1"], "/nonexistent/model"),
