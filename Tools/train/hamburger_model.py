@@ -66,6 +66,10 @@ class ModelConfig:
     @staticmethod
     def from_hf(cfg: dict, ham: Optional[dict] = None) -> "ModelConfig":
         ham = dict(ham if ham is not None else cfg.get("hamburger", {}))
+        # transformers 5 keeps RoPE's settings in `rope_parameters` (theta included), 4.x at the top
+        rope = dict(cfg.get("rope_parameters") or {})
+        theta = cfg.get("rope_theta", rope.pop("rope_theta", 10000.0))
+        scaling = cfg.get("rope_scaling") or (rope if rope.get("rope_type", "default") != "default" else None)
         c = ModelConfig(
             vocab_size=cfg["vocab_size"],
             hidden_size=cfg["hidden_size"],
@@ -75,8 +79,8 @@ class ModelConfig:
             num_key_value_heads=cfg.get("num_key_value_heads", cfg["num_attention_heads"]),
             head_dim=cfg.get("head_dim"),
             rms_norm_eps=cfg.get("rms_norm_eps", 1e-5),
-            rope_theta=cfg.get("rope_theta", 10000.0),
-            rope_scaling=cfg.get("rope_scaling"),
+            rope_theta=theta,
+            rope_scaling=scaling,
             max_position_embeddings=cfg.get("max_position_embeddings", 2048),
             tie_word_embeddings=cfg.get("tie_word_embeddings", False),
             bos_token_id=cfg.get("bos_token_id"),
@@ -407,14 +411,15 @@ class HamburgerLM(nn.Module):
 
 
 def build_ham_batch(samples: List[Tuple[List[int], List[List[int]]]]) -> dict:
-    """samples: (prefix ids incl. BOS, steps = lists of 1..max_steps ids), all
-    with the same number of macro slots len(prefix) + len(steps).
+    """samples: (prefix ids incl. BOS, steps = lists of 1..max_steps ids).
 
     Layout: the macro sequence is the prefix (one slot per token, RoPE
     positions 0..P-1) followed by one slot per step at the RoPE position of the
     step's last token (P-1 + tokens so far). Step k is predicted from the slot
-    before it (P-1+k)."""
-    M = len(samples[0][0]) + len(samples[0][1])
+    before it (P-1+k). Samples with fewer macro slots than the longest are
+    padded at the end with zero inputs, which causal attention keeps from
+    every real slot."""
+    M = max(len(p) + len(s) for p, s in samples)
     B = len(samples)
     tok_ids, tok_is_last = [], []
     prefix_slot, prefix_tok = [], []
@@ -422,7 +427,6 @@ def build_ham_batch(samples: List[Tuple[List[int], List[List[int]]]]) -> dict:
     step_feat_slot, step_first_tok = [], []
     groups: Dict[int, dict] = {}
     for b, (prefix, steps) in enumerate(samples):
-        assert len(prefix) + len(steps) == M
         base = b * M
         P = len(prefix)
         pos = list(range(P))
@@ -445,6 +449,7 @@ def build_ham_batch(samples: List[Tuple[List[int], List[List[int]]]]) -> dict:
             g["step_index"].append(len(step_feat_slot))
             step_feat_slot.append(base + P - 1 + k)
             step_first_tok.append(idx[0])
+        pos.extend(range(p + 1, p + 1 + M - len(pos)))
         positions.append(pos)
     T = torch.tensor
     return {

@@ -12,7 +12,8 @@ from safetensors.torch import load_file, save_file
 from hamburger_model import HamburgerLM, ModelConfig
 
 
-def hf_config(cfg: ModelConfig, confidence: Optional[float]) -> dict:
+def hamburger_json(cfg: ModelConfig, confidence: Optional[float]) -> dict:
+    """config.json's `hamburger` object."""
     ham = {
         "max_steps": cfg.max_steps,
         "num_micro_layers": cfg.num_micro_layers,
@@ -23,6 +24,11 @@ def hf_config(cfg: ModelConfig, confidence: Optional[float]) -> dict:
     }
     if confidence is not None:
         ham["confidence"] = confidence
+    return ham
+
+
+def hf_config(cfg: ModelConfig, confidence: Optional[float]) -> dict:
+    ham = hamburger_json(cfg, confidence)
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",

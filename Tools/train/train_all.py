@@ -47,6 +47,7 @@ sys.path.insert(0, HERE)
 import data  # noqa: E402
 from hamburger_model import HamburgerLM, ModelConfig, build_ham_batch  # noqa: E402
 from model_io import export_model_dir  # noqa: E402
+from segmentation import segment  # noqa: E402
 
 T0 = time.time()
 
@@ -256,25 +257,6 @@ def entropies(m, ids, bos, bf16, C=256, stride=192, batch=32):
             H[s + lo:s + L] = e[lo:L]
     assert not torch.isnan(H).any()
     return H
-
-
-def segment(values: List[float], max_steps=4, min_threshold=0.05, ratio=0.3) -> List[int]:
-    """The authors' "decreasing_v2" heuristic: a step starts at a token and
-    the following tokens join it while their entropy is below `min_threshold`
-    or below `ratio` times the largest entropy in the step, up to max_steps."""
-    steps, cnt, top = [], 0, -1.0
-    for e in values:
-        if cnt and cnt < max_steps and (e < min_threshold or e < top * ratio):
-            cnt += 1
-            top = max(top, e)
-        else:
-            if cnt:
-                steps.append(cnt)
-            cnt, top = 1, e
-    if cnt:
-        steps.append(cnt)
-    assert sum(steps) == len(values)
-    return steps
 
 
 def stage_segment(a, d, work_base, work, base):
