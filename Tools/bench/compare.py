@@ -22,7 +22,9 @@ One command from a fresh clone. It
      same GGUF files (the Q4_1 file from PyPI, fetched by Tools/fetch-models, and --real-types
      versions made by llama.cpp's quantizer, Tools/bench/llama_quantize.py, in
      ~/.cache/hamrun/smollm2-bench; a version hamrun cannot load is left out, saying why;
-     --no-real-model skips them); all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
+     --no-real-model skips them; --real-only runs only them), and the real HAMburger model
+     (Models/smollm2-hamburger over the Q4_1 file) with its own base, both prompted through
+     `hamrun bench --chat` with REAL_PROMPT; all with --threads (2), a --prompt-tokens (64) prompt of the same fixed random ids
      and --gen-tokens (128) greedy tokens, EOS ignored. Each round runs every configuration once,
      in an order rotated by one each round; the table holds the median over --runs rounds,
   6. prints one Markdown table and the issue's goal ratios, and writes --json-out / --markdown-out.
