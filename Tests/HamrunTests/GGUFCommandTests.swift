@@ -95,3 +95,22 @@ import Testing
         #expect(run.stdout.contains("Berlin"), "\(run.stdout)")
     }
 }
+
+/// The README's first command: the real HAMburger assistant (`Models/smollm2-hamburger`, its
+/// modules over the fetched SmolLM2 GGUF) answers, and its summary line shows more than one
+/// token per macro step.
+@Suite struct RealHAMburgerCommandTests {
+    static let model = HamrunProcess.repository.appendingPathComponent("Models/smollm2-hamburger").path
+
+    @Test(.enabled(if: SmolLM2CommandTests.haveModel, "needs Tools/fetch-models"))
+    func readmeFirstCommandMergesTokens() throws {
+        let run = try HamrunProcess.run(["generate", "--model", Self.model, "--chat", "--prompt", "Solve for x: 3x + 5 = 20.",
+                                         "--backend", "cpu"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("3x + 5"), "\(run.stdout)")
+        let summary = run.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        let perStep = summary.split(separator: "(").dropFirst().first.flatMap { Double($0.split(separator: " ")[0]) }
+        #expect((perStep ?? 0) > 1, "summary: \(summary)")
+        #expect(summary.contains("hamburger on cpu"), "summary: \(summary)")
+    }
+}

@@ -117,7 +117,8 @@ def training_samples(answers, seg):
 def stage_hamburger(a, work, answers, seg):
     """The base stays frozen: its weights are the GGUF's, so hamrun runs what
     was trained with no requantization; gradients still flow through it into
-    the compositional embedder, whose merged inputs it must learn to read."""
+    the compositional embedder, which must learn merged inputs the frozen base
+    can read."""
     path = os.path.join(work, "hamburger.pt")
     m = load_base(a.gguf, ham_shape(a))
     if os.path.exists(path):
