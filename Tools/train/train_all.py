@@ -25,7 +25,6 @@ fallback is some 35x slower than float32.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -48,6 +47,7 @@ import data  # noqa: E402
 from hamburger_model import HamburgerLM, ModelConfig, build_ham_batch  # noqa: E402
 from model_io import export_model_dir  # noqa: E402
 from segmentation import segment  # noqa: E402
+from stages import work_dirs  # noqa: E402
 
 T0 = time.time()
 
@@ -374,24 +374,6 @@ HAM_KEYS = ["precision", "micro_layers", "merger_heads", "ham_steps", "ham_batch
             "ham_macro", "prefix_min", "prefix_max", "ham_base_lr", "ham_new_lr"]
 
 
-def key(a, keys) -> str:
-    s = json.dumps({k: getattr(a, k) for k in keys}, sort_keys=True)
-    return hashlib.sha256(s.encode()).hexdigest()[:10]
-
-
-def work_dirs(root, a):
-    """root/base-K1 (data, tokenizer, base model) / seg-K2 (segmentation) /
-    ham-K3 (HAMburger model, evaluation by-products): each stage is reused
-    when its own and all earlier settings are unchanged."""
-    b = os.path.join(root, f"base-{key(a, BASE_KEYS)}")
-    s = os.path.join(b, f"seg-{key(a, SEG_KEYS)}")
-    h = os.path.join(s, f"ham-{key(a, HAM_KEYS)}")
-    os.makedirs(h, exist_ok=True)
-    for dd, keys in ((b, BASE_KEYS), (s, SEG_KEYS), (h, HAM_KEYS)):
-        json.dump({k: getattr(a, k) for k in keys}, open(os.path.join(dd, "settings.json"), "w"), indent=1)
-    return b, s, h
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model directory to write")
@@ -436,7 +418,9 @@ def main():
         a.precision = "bf16" if native_bf16() else "f32"
 
     setup_determinism(a.threads)
-    wb, ws, wh = work_dirs(a.work, a)
+    # base-K1 (data, tokenizer, base model) / seg-K2 (segmentation) / ham-K3 (HAMburger model,
+    # evaluation by-products)
+    wb, ws, wh = work_dirs(a.work, a, [("base", BASE_KEYS), ("seg", SEG_KEYS), ("ham", HAM_KEYS)])
     log(f"work dir {wh}; precision {a.precision}; load average {os.getloadavg()}")
 
     d = stage_data(a, wb)

@@ -25,7 +25,6 @@ Everything is seeded; training is float32 on --threads threads.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -47,6 +46,7 @@ import prompts as prompt_source  # noqa: E402
 from base_gguf import GGUF_NAME, default_gguf, load_base, load_tokenizer, write_model_dir  # noqa: E402
 from hamburger_model import build_ham_batch  # noqa: E402
 from segmentation import segment  # noqa: E402
+from stages import work_dirs  # noqa: E402
 from train_all import cosine_lr, ham_loss, init_weights  # noqa: E402
 
 T0 = time.time()
@@ -167,21 +167,6 @@ SEG_KEYS = ["seg_min", "seg_ratio"]
 HAM_KEYS = ["micro_layers", "merger_heads", "feature_layers", "ham_steps", "ham_batch", "lr", "warmup", "seed"]
 
 
-def key(a, keys) -> str:
-    s = json.dumps({k: getattr(a, k) for k in keys}, sort_keys=True)
-    return hashlib.sha256(s.encode()).hexdigest()[:10]
-
-
-def work_dirs(root, a):
-    d = os.path.join(root, f"data-{key(a, DATA_KEYS)}")
-    s = os.path.join(d, f"seg-{key(a, SEG_KEYS)}")
-    h = os.path.join(s, f"ham-{key(a, HAM_KEYS)}")
-    os.makedirs(h, exist_ok=True)
-    for dd, keys in ((d, DATA_KEYS), (s, SEG_KEYS), (h, HAM_KEYS)):
-        json.dump({k: getattr(a, k) for k in keys}, open(os.path.join(dd, "settings.json"), "w"), indent=1)
-    return d, s, h
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="model directory to write")
@@ -215,7 +200,7 @@ def main():
         sys.exit(f"error: {a.gguf} does not exist; Tools/fetch-models fetches it")
     if not os.path.exists(a.hamrun):
         sys.exit(f"error: {a.hamrun} does not exist; build it with swift build -c release")
-    wd, ws, wh = work_dirs(a.work, a)
+    wd, ws, wh = work_dirs(a.work, a, [("data", DATA_KEYS), ("seg", SEG_KEYS), ("ham", HAM_KEYS)])
     log(f"work dir {wh}; load average {os.getloadavg()}")
     tok = load_tokenizer(a.gguf)
     answers = stage_answers(a, wd, tok)
