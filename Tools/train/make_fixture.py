@@ -33,23 +33,16 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from evaluate import NEW_TOKENS, held_out_prompts  # noqa: E402
+from fixture_cases import MIN_LOGIT_MARGIN, margins, near_tie, write  # noqa: E402
 from hamburger_model import base_generate, ham_generate  # noqa: E402
 from model_io import find_up, load_model_dir, recommended_confidence  # noqa: E402
 
 MAX_NEW = 48
 BASE_NEW = 24
 N_PROMPTS = 8
-MIN_LOGIT_MARGIN = 2e-3
-MIN_STOP_MARGIN = 5e-4
 ORDER = ["hamlet_gut", "macbeth_gut", "romeo_and_juliet_gut", "tempest_gut", "sonnets_gut",
          "lear_gut", "midsummer_nights_dream_gut", "othello_gut", "julius_caesar_gut",
          "twelfth_night_gut", "merchant_of_venice_gut", "richard_iii_gut"]
-
-
-def margins(case, conf):
-    lm = min(t["top2_logits"][0] - t["top2_logits"][1] for t in case["micro_trace"])
-    sm = min(abs(1 - p - conf) for p in case["stop_probs"])
-    return lm, sm
 
 
 def main():
@@ -81,7 +74,7 @@ def main():
             case = {"prompt": p, "prompt_ids": ids, "confidence": c, "max_new_tokens": MAX_NEW, **r}
             lm, sm = margins(case, c)
             flat = [t for s in r["steps"] for t in s]
-            if lm < MIN_LOGIT_MARGIN or sm < MIN_STOP_MARGIN or any(t in eos for t in flat):
+            if near_tie(lm, sm) or any(t in eos for t in flat):
                 print(f"skip {name}: conf {c} logit margin {lm:.1e} stop margin {sm:.1e}")
                 ok = False
                 break
@@ -117,11 +110,7 @@ def main():
         "prompts_from": "held-out (validation) text: " + ", ".join(used),
         "cases": cases,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(out, f)
-    print(f"wrote {a.out}: {len(cases)} cases from {len(used)} prompts; smallest margins "
-          f"logit {worst[0]:.1e}, stop {worst[1]:.1e}")
+    write(a.out, out, used, worst)
 
     # The held-out prompts of the model card's sweep, so the runtime's own
     # tokens-per-step test needs no corpus.

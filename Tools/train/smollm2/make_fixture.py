@@ -11,8 +11,9 @@ reproduce token for token and step for step (SmolLM2HAMburgerTests).
 HAMburger cases only (the base alone is Tests/Fixtures/smollm2-ref): held-out
 chat prompts in their order, MAX_NEW new tokens, confidences 0.5, 0.7, 0.9 and
 the recommended one; a prompt is skipped when any of its cases has a near-tie
-that float32 reordering could flip (top-1/top-2 logit margin below
-MIN_LOGIT_MARGIN, |1 - p_stop - confidence| below MIN_STOP_MARGIN) or emits EOS.
+that float32 reordering could flip (fixture_cases.py: top-1/top-2 logit margin
+below MIN_LOGIT_MARGIN, |1 - p_stop - confidence| below MIN_STOP_MARGIN) or
+emits EOS.
 """
 
 from __future__ import annotations
@@ -30,12 +31,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from base_gguf import default_gguf, load_model_dir  # noqa: E402
+from fixture_cases import margins, near_tie, write  # noqa: E402
 from hamburger_model import ham_generate  # noqa: E402
 
 MAX_NEW = 32
 N_PROMPTS = 6
-MIN_LOGIT_MARGIN = 2e-3
-MIN_STOP_MARGIN = 5e-4
 
 
 def main():
@@ -57,9 +57,8 @@ def main():
         mine, ok = [], True
         for c in confs:
             r = ham_generate(m, h["prompt_ids"], c, MAX_NEW, eos)
-            lm = min(t["top2_logits"][0] - t["top2_logits"][1] for t in r["micro_trace"])
-            sm = min(abs(1 - p - c) for p in r["stop_probs"])
-            if lm < MIN_LOGIT_MARGIN or sm < MIN_STOP_MARGIN or any(t in eos for s in r["steps"] for t in s):
+            lm, sm = margins(r, c)
+            if near_tie(lm, sm) or any(t in eos for s in r["steps"] for t in s):
                 print(f"skip {h['prompt']!r}: confidence {c} logit margin {lm:.1e} stop margin {sm:.1e}")
                 ok = False
                 break
@@ -90,11 +89,7 @@ def main():
         "prompts_from": "held-out chat prompts (Tools/train/smollm2/prompts.py), through the file's chat template",
         "cases": cases,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(out, f)
-    print(f"wrote {a.out}: {len(cases)} cases from {len(used)} prompts; smallest margins "
-          f"logit {worst[0]:.1e}, stop {worst[1]:.1e}")
+    write(a.out, out, used, worst)
 
 
 if __name__ == "__main__":
