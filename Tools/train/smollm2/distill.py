@@ -40,13 +40,12 @@ def run_batch(hamrun: str, model: str, requests: List[dict], out_path: str, para
 
 
 @torch.no_grad()
-def answer_entropies(base, samples: List[tuple], log, batch: int = 8) -> List[torch.Tensor]:
-    """For (prompt ids, answer ids): the entropy (nats) of the base model's
-    next-token distribution at each answer token, given everything before it
-    (float32 on the GGUF's dequantized weights, the base the modules train on)."""
-    out = [None] * len(samples)
+def batched_logits(base, samples: List[tuple], batch: int = 8):
+    """The base model's logits over prompt + answer of every (prompt ids, answer
+    ids), shortest first, `batch` at a time, right-padded (causal attention keeps
+    the padding from every real row): yields (indices into samples, logits
+    [len(indices), longest, vocabulary])."""
     order = sorted(range(len(samples)), key=lambda i: len(samples[i][0]) + len(samples[i][1]))
-    t = time.time()
     for k in range(0, len(order), batch):
         group = order[k:k + batch]
         L = max(len(samples[i][0]) + len(samples[i][1]) for i in group)
@@ -54,11 +53,22 @@ def answer_entropies(base, samples: List[tuple], log, batch: int = 8) -> List[to
         for j, i in enumerate(group):
             p, a = samples[i]
             x[j, :len(p) + len(a)] = torch.tensor(p + a)
-        logp = torch.log_softmax(base.logits(base.base_hidden(x)), dim=-1)
+        yield group, base.logits(base.base_hidden(x))
+
+
+@torch.no_grad()
+def answer_entropies(base, samples: List[tuple], log, batch: int = 8) -> List[torch.Tensor]:
+    """For (prompt ids, answer ids): the entropy (nats) of the base model's
+    next-token distribution at each answer token, given everything before it
+    (float32 on the GGUF's dequantized weights, the base the modules train on)."""
+    out = [None] * len(samples)
+    t = time.time()
+    for n, (group, lg) in enumerate(batched_logits(base, samples, batch)):
+        logp = torch.log_softmax(lg, dim=-1)
         ent = -(logp.exp() * logp).sum(-1)                                  # [B, L]
         for j, i in enumerate(group):
             p, a = samples[i]
             out[i] = ent[j, len(p) - 1:len(p) + len(a) - 1].clone()        # predicts a[0..]
-        if (k // batch + 1) % 50 == 0:
-            log(f"  entropies {k + len(group)}/{len(samples)} ({time.time() - t:.0f} s)")
+        if (n + 1) % 50 == 0:
+            log(f"  entropies {n * batch + len(group)}/{len(samples)} ({time.time() - t:.0f} s)")
     return out

@@ -53,15 +53,9 @@ RULE = (f"most tokens per macro step among the confidences whose judge NLL is at
 def judge_nll(base, pairs, batch=8):
     """Mean -log p_base(token | prompt, earlier tokens) over all answer tokens."""
     tot, cnt = 0.0, 0
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
-    for k in range(0, len(order), batch):
-        group = [pairs[i] for i in order[k:k + batch]]
-        L = max(len(p) + len(a) for p, a in group)
-        x = torch.zeros(len(group), L, dtype=torch.long)
-        for j, (p, a) in enumerate(group):
-            x[j, :len(p) + len(a)] = torch.tensor(p + a)
-        lg = base.logits(base.base_hidden(x))
-        for j, (p, a) in enumerate(group):
+    for group, lg in distill.batched_logits(base, pairs, batch):
+        for j, i in enumerate(group):
+            p, a = pairs[i]
             if not a:
                 continue
             rows = lg[j, len(p) - 1:len(p) + len(a) - 1]
