@@ -1,8 +1,8 @@
 // Decoding of the block types (layouts in ham_dtype.h) from a weight buffer of 32-bit words,
 // as the Vulkan backend lays them out in each binding (docs/ARCHITECTURE.md, "Quantized
-// weights on Vulkan"): Q4_1, Q4_K and Q5_K blocks as stored (20, 144, 176 bytes: whole words);
-// Q8_0, Q4_0 and Q6_K blocks without their f16 scale `d` (32, 16, 208 bytes), followed by the
-// scales of all the binding's blocks, halfword `scales + block`.
+// weights on Vulkan"): Q4_1, Q5_1, Q4_K and Q5_K blocks as stored (20, 24, 144, 176 bytes: whole
+// words); Q8_0, Q4_0, Q5_0 and Q6_K blocks without their f16 scale `d` (32, 16, 20, 208 bytes),
+// followed by the scales of all the binding's blocks, halfword `scales + block`.
 //
 // GLSL cannot pass a buffer to a function: the including shader names its weight array first,
 // `#define WEIGHTS w`. Values are computed in gguf-py's order with `precise` (no fused
@@ -19,13 +19,25 @@ uint block_stride(int dtype) {
     case HAM_Q8_0: return HAM_Q8_0_BYTES - 2;
     case HAM_Q4_0: return HAM_Q4_0_BYTES - 2;
     case HAM_Q4_1: return HAM_Q4_1_BYTES;
+    case HAM_Q5_0: return HAM_Q5_0_BYTES - 2;
+    case HAM_Q5_1: return HAM_Q5_1_BYTES;
     case HAM_Q4_K: return HAM_Q4_K_BYTES;
     case HAM_Q5_K: return HAM_Q5_K_BYTES;
     default: return HAM_Q6_K_BYTES - 2;
     }
 }
 
-uint block_elements(int dtype) { return dtype == HAM_Q8_0 || dtype == HAM_Q4_0 || dtype == HAM_Q4_1 ? HAM_QK : HAM_QK_K; }
+uint block_elements(int dtype) {
+    return dtype == HAM_Q8_0 || dtype == HAM_Q4_0 || dtype == HAM_Q4_1 || dtype == HAM_Q5_0 || dtype == HAM_Q5_1 ? HAM_QK : HAM_QK_K;
+}
+
+// The 5-bit quant of element `j` of the Q5_0/Q5_1 block at byte `base`: its nibble and bit j of
+// the qh word (word-aligned in both layouts: Q5_0's body starts with it, Q5_1's follows d, m).
+uint q5_quant(int dtype, uint base, uint j) {
+    uint qh = base + (dtype == HAM_Q5_1 ? 4u : 0u);
+    uint b = wbyte(qh + 4u + (j & 15u));
+    return (j < 16u ? b & 15u : b >> 4) | (((WEIGHTS[qh >> 2] >> j) & 1u) << 4);
+}
 
 // The 6-bit scale (x) and min (y) of sub-block `j` of the Q4_K/Q5_K scales at byte `s`.
 uvec2 k_scale_min(uint s, uint j) {
@@ -52,6 +64,13 @@ Quant block_quant(int dtype, uint blk, uint j, uint scales) {
     } else if (dtype == HAM_Q4_1) {
         uint b = wbyte(base + 4u + (j & 15u));
         r.q = float(j < 16u ? b & 15u : b >> 4);
+        r.factor = whalf(base);
+        r.minimum = -whalf(base + 2u);
+    } else if (dtype == HAM_Q5_0) {
+        r.q = float(int(q5_quant(dtype, base, j)) - 16);
+        r.factor = whalf_at(scales + blk);
+    } else if (dtype == HAM_Q5_1) {
+        r.q = float(q5_quant(dtype, base, j));
         r.factor = whalf(base);
         r.minimum = -whalf(base + 2u);
     } else if (dtype == HAM_Q4_K || dtype == HAM_Q5_K) {
@@ -104,6 +123,8 @@ void load_block8(int dtype, uint e8, uint scales, out vec4 lo, out vec4 hi) {
         } else if (dtype == HAM_Q4_0 || dtype == HAM_Q4_1) {
             uint b = wbyte(base + (dtype == HAM_Q4_1 ? 4u : 0u) + (jj & 15u));
             q[i] = float(jj < 16u ? b & 15u : b >> 4) - (dtype == HAM_Q4_0 ? 8.0 : 0.0);
+        } else if (dtype == HAM_Q5_0 || dtype == HAM_Q5_1) {
+            q[i] = float(q5_quant(dtype, base, jj)) - (dtype == HAM_Q5_0 ? 16.0 : 0.0);
         } else if (dtype == HAM_Q4_K || dtype == HAM_Q5_K) {
             uint sub = jj / 32u, l = jj % 32u;
             uint qs = base + (dtype == HAM_Q4_K ? 16u : 48u) + 32u * (sub / 2u) + l;

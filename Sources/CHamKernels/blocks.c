@@ -25,6 +25,33 @@ static void q4_1_block(const ham_block_q4_1 *b, float *y) {
     }
 }
 
+/// The fifth bits of a Q5_0/Q5_1 block: bit j of the little-endian word for element j.
+static uint32_t q5_high_bits(const uint8_t qh[4]) {
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+static void q5_0_block(const ham_block_q5_0 *b, float *y) {
+    float d = f16_to_f32(b->d);
+    uint32_t qh = q5_high_bits(b->qh);
+    for (int j = 0; j < 16; j++) {
+        int q0 = (b->qs[j] & 0x0f) | (int)(((qh >> j) & 1) << 4);
+        int q1 = (b->qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+        y[j] = d * (float)(q0 - 16);
+        y[j + 16] = d * (float)(q1 - 16);
+    }
+}
+
+static void q5_1_block(const ham_block_q5_1 *b, float *y) {
+    float d = f16_to_f32(b->d), m = f16_to_f32(b->m);
+    uint32_t qh = q5_high_bits(b->qh);
+    for (int j = 0; j < 16; j++) {
+        int q0 = (b->qs[j] & 0x0f) | (int)(((qh >> j) & 1) << 4);
+        int q1 = (b->qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+        y[j] = d * (float)q0 + m;
+        y[j + 16] = d * (float)q1 + m;
+    }
+}
+
 static void q4_k_block(const ham_block_q4_k *b, float *y) {
     float d = f16_to_f32(b->d), dmin = f16_to_f32(b->dmin);
     for (int pair = 0; pair < 4; pair++) {
@@ -85,6 +112,8 @@ static void dequantize_block(const char *block, int dtype, float *y) {
     case HAM_Q8_0: q8_0_block((const ham_block_q8_0 *)block, y); break;
     case HAM_Q4_0: q4_0_block((const ham_block_q4_0 *)block, y); break;
     case HAM_Q4_1: q4_1_block((const ham_block_q4_1 *)block, y); break;
+    case HAM_Q5_0: q5_0_block((const ham_block_q5_0 *)block, y); break;
+    case HAM_Q5_1: q5_1_block((const ham_block_q5_1 *)block, y); break;
     case HAM_Q4_K: q4_k_block((const ham_block_q4_k *)block, y); break;
     case HAM_Q5_K: q5_k_block((const ham_block_q5_k *)block, y); break;
     case HAM_Q6_K: q6_k_block((const ham_block_q6_k *)block, y); break;

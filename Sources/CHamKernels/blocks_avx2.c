@@ -76,6 +76,38 @@ AVX2_INLINE void scale_sub4(__m256 v[4], __m256 d, __m256 m, const int exact) {
     CHUNK(0, w_); \
 } while (0)
 
+/// The 5-bit quants of a Q5_0/Q5_1 block in element order: the nibbles as Q4_0 lays them out,
+/// and bit j of the little-endian qh word, spread to one byte per element (a byte shuffle
+/// gives element j the qh byte j / 8, the mask picks bit j % 8), as 0x10.
+AVX2_INLINE __m256i q5_quants(const uint8_t qs[16], const uint8_t qh[4]) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), pick);
+    __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+    __m128i q = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
+    __m256i low = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m)), _mm_and_si128(_mm_srli_epi16(q, 4), m), 1);
+    return _mm256_or_si256(low, high);
+}
+
+#define DECODE_Q5_0(block, exact, CHUNK) do { \
+    const ham_block_q5_0 *b_ = (const ham_block_q5_0 *)(block); \
+    __m256 w_[4]; \
+    widen32x(_mm256_sub_epi8(q5_quants(b_->qs, b_->qh), _mm256_set1_epi8(16)), w_); \
+    scale4(w_, half_scale(b_->d)); \
+    CHUNK(0, w_); \
+} while (0)
+
+#define DECODE_Q5_1(block, exact, CHUNK) do { \
+    const ham_block_q5_1 *b_ = (const ham_block_q5_1 *)(block); \
+    __m256 w_[4]; \
+    widen32x(q5_quants(b_->qs, b_->qh), w_); \
+    scale_add4(w_, half_scale(b_->d), half_scale(b_->m), exact); \
+    CHUNK(0, w_); \
+} while (0)
+
 /// The eight sub-block scales d·sc and mins dmin·m of a Q4_K/Q5_K super-block (scalar: 16
 /// multiplies per 256 elements, on the integer side while the vector units decode).
 AVX2_INLINE void k_scales(const uint8_t *scales, uint16_t dh, uint16_t dminh, float ds[8], float dm[8]) {
@@ -180,6 +212,8 @@ AVX2 void ham_dequantize_avx2(const void *src, int dtype, size_t count, float *d
     case HAM_Q8_0: DEQUANTIZE_ROW(Q8_0, src, count, dst); break;
     case HAM_Q4_0: DEQUANTIZE_ROW(Q4_0, src, count, dst); break;
     case HAM_Q4_1: DEQUANTIZE_ROW(Q4_1, src, count, dst); break;
+    case HAM_Q5_0: DEQUANTIZE_ROW(Q5_0, src, count, dst); break;
+    case HAM_Q5_1: DEQUANTIZE_ROW(Q5_1, src, count, dst); break;
     case HAM_Q4_K: DEQUANTIZE_ROW(Q4_K, src, count, dst); break;
     case HAM_Q5_K: DEQUANTIZE_ROW(Q5_K, src, count, dst); break;
     case HAM_Q6_K: DEQUANTIZE_ROW(Q6_K, src, count, dst); break;
@@ -205,6 +239,8 @@ AVX2 void ham_dequantize_avx2(const void *src, int dtype, size_t count, float *d
 //
 // Orders (x' is the permuted row; every group of 32 elements keeps its place):
 //   T32 (Q8_0, Q4_K, Q5_K, Q6_K): x'[32g + 8k + d] = x[32g + 4d + k]
+//   none (Q5_0, Q5_1: their fifth bits need a byte shuffle anyway, so they decode in element
+//        order, and Q5_1 takes its block sums)
 //   P64 (Q4_0, Q4_1, two 32-blocks per 64): lanes 0-3 hold the first block, 4-7 the second;
 //        x'[64u + 8s + 4h + d] = x[64u + 32h + 4d + s] for s < 4 (low nibbles: elements 0-15),
 //        x[64u + 32h + 16 + 4d + (s - 4)] for s ≥ 4 (high nibbles: elements 16-31).
@@ -269,6 +305,13 @@ static void prepare(const float *x, size_t n, size_t in, int dtype, float *out) 
             break;
         case HAM_Q4_K: case HAM_Q5_K:
             permute_t32(xr, in, xp);
+            group_sums(xr, in, sums);
+            break;
+        case HAM_Q5_0:
+            memcpy(xp, xr, in * sizeof(float));
+            break;
+        case HAM_Q5_1:
+            memcpy(xp, xr, in * sizeof(float));
             group_sums(xr, in, sums);
             break;
         default:
@@ -471,6 +514,46 @@ AVX2_INLINE void q8_0_rows(const float *xp, size_t stride, size_t in, const char
     for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(_mm256_add_ps(acc[r], acc2[r]));
 }
 
+// Q5_0 / Q5_1, decoded in element order: acc += d·Σ x·q per block (Q5_0's −16 inside q), and
+// Q5_1's m times the block's sum of x.
+AVX2_INLINE void q5_rows(const float *xp, size_t stride, size_t in, const char *row, int with_min,
+                         const size_t R, float *out) {
+    const size_t bytes = with_min ? HAM_Q5_1_BYTES : HAM_Q5_0_BYTES;
+    __m256 acc[8], acc2[8];
+    float off[8];
+    for (size_t r = 0; r < R; r++) {
+        acc[r] = acc2[r] = _mm256_setzero_ps();
+        off[r] = 0.0f;
+    }
+    for (size_t g = 0; g < in / 32; g++) {
+        const char *b = row + g * bytes;
+        PREFETCH(b, 32);
+        uint16_t dh, mh = 0;
+        memcpy(&dh, b, 2);
+        __m256i q;
+        if (with_min) {
+            memcpy(&mh, b + 2, 2);
+            q = q5_quants((const uint8_t *)b + 8, (const uint8_t *)b + 4);
+        } else {
+            q = _mm256_sub_epi8(q5_quants((const uint8_t *)b + 6, (const uint8_t *)b + 2), _mm256_set1_epi8(16));
+        }
+        __m256 w[4];
+        widen32x(q, w);
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(dh));
+        float m = with_min ? _cvtsh_ss(mh) : 0.0f;
+        for (size_t r = 0; r < R; r++) {
+            const float *xg = xp + r * stride + 32 * g;
+            __m256 s0 = _mm256_mul_ps(_mm256_loadu_ps(xg), w[0]), s1 = _mm256_mul_ps(_mm256_loadu_ps(xg + 8), w[1]);
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 16), w[2], s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 24), w[3], s1);
+            if (g & 1) acc2[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc2[r]);
+            else acc[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc[r]);
+            if (with_min) off[r] += m * xp[r * stride + in + 32 + g];
+        }
+    }
+    for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(_mm256_add_ps(acc[r], acc2[r])) + off[r];
+}
+
 typedef void (*row_fn)(const float *, size_t, size_t, const char *, float *);
 
 #define ROW_PRODUCT(NAME, CALL, N) \
@@ -486,18 +569,24 @@ typedef void (*row_fn)(const float *, size_t, size_t, const char *, float *);
 #define Q5_K_N(NAME, N) ROW_PRODUCT(NAME, k4_rows(xp, stride, in, row, 1, N, out), N)
 #define Q6_K_N(NAME, N) ROW_PRODUCT(NAME, q6_k_rows(xp, stride, in, row, N, out), N)
 #define Q8_0_N(NAME, N) ROW_PRODUCT(NAME, q8_0_rows(xp, stride, in, row, N, out), N)
+#define Q5_0_N(NAME, N) ROW_PRODUCT(NAME, q5_rows(xp, stride, in, row, 0, N, out), N)
+#define Q5_1_N(NAME, N) ROW_PRODUCT(NAME, q5_rows(xp, stride, in, row, 1, N, out), N)
 ROW_PRODUCTS(rows_q4_0, Q4_0_N)
 ROW_PRODUCTS(rows_q4_1, Q4_1_N)
 ROW_PRODUCTS(rows_q4_k, Q4_K_N)
 ROW_PRODUCTS(rows_q5_k, Q5_K_N)
 ROW_PRODUCTS(rows_q6_k, Q6_K_N)
 ROW_PRODUCTS(rows_q8_0, Q8_0_N)
+ROW_PRODUCTS(rows_q5_0, Q5_0_N)
+ROW_PRODUCTS(rows_q5_1, Q5_1_N)
 
 static const row_fn *row_products(int dtype) {
     switch (dtype) {
     case HAM_Q8_0: return rows_q8_0;
     case HAM_Q4_0: return rows_q4_0;
     case HAM_Q4_1: return rows_q4_1;
+    case HAM_Q5_0: return rows_q5_0;
+    case HAM_Q5_1: return rows_q5_1;
     case HAM_Q4_K: return rows_q4_k;
     case HAM_Q5_K: return rows_q5_k;
     case HAM_Q6_K: return rows_q6_k;

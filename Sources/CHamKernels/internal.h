@@ -77,7 +77,7 @@ void ham_gemv_blocks_generic(const float *x, size_t n, size_t in, const void *w,
 
 #ifdef HAM_X86
 // blocks_avx2.c: the block types with AVX2 + FMA + F16C (also what the avx512 level runs for
-// Q4_0, Q4_1, Q4_K, Q5_K and Q6_K: no AVX-512 machine was at hand to verify a variant).
+// Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K: no AVX-512 machine was at hand to verify a variant).
 void ham_dequantize_avx2(const void *src, int dtype, size_t count, float *dst);
 /// f32/f16/bf16 weights against up to 8 rows of x at once, any n (gemv_float_avx2.c).
 void ham_gemv_float_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,

@@ -1,5 +1,5 @@
 // Quantizers (`hamrun quantize`, test data): float rows to blocks. They run once per model, so
-// they are plain C, one implementation each. Q8_0, Q4_0 and Q4_1 round exactly as gguf-py's
+// they are plain C, one implementation each. Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 round exactly as gguf-py's
 // `gguf.quants.quantize` does (tests compare the bytes). The K-quants follow the search that
 // llama.cpp's reference quantizers use without an importance matrix (what `llama-quantize`
 // does by default): per sub-block a weighted least-squares fit of scale and min over a few
@@ -80,6 +80,43 @@ static void quantize_q4_1(const float *x, ham_block_q4_1 *b) {
         int q0 = (int)((x[j] - min) * id + 0.5f), q1 = (int)((x[j + 16] - min) * id + 0.5f);
         b->qs[j] = (uint8_t)(clamp_int(q0, 0, 15) | (clamp_int(q1, 0, 15) << 4));
     }
+}
+
+/// Element j's fifth bit into bit j of the little-endian qh word.
+static void q5_pack(const int q[32], uint8_t qs[16], uint8_t qh[4]) {
+    uint32_t high = 0;
+    for (int j = 0; j < 32; j++) high |= (uint32_t)(q[j] >> 4) << j;
+    for (int j = 0; j < 16; j++) qs[j] = (uint8_t)((q[j] & 0x0f) | ((q[j + 16] & 0x0f) << 4));
+    for (int i = 0; i < 4; i++) qh[i] = (uint8_t)(high >> (8 * i));
+}
+
+static void quantize_q5_0(const float *x, ham_block_q5_0 *b) {
+    // As Q4_0: the signed value of largest magnitude (the first one on ties) maps to -16.
+    float amax = 0.0f, max = 0.0f;
+    for (int i = 0; i < 32; i++) {
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+    }
+    float d = max / -16.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b->d = ham_f32_to_f16(d);
+    int q[32];
+    for (int i = 0; i < 32; i++) q[i] = clamp_int((int)(x[i] * id + 16.5f), 0, 31);
+    q5_pack(q, b->qs, b->qh);
+}
+
+static void quantize_q5_1(const float *x, ham_block_q5_1 *b) {
+    float min = x[0], max = x[0];
+    for (int i = 1; i < 32; i++) {
+        min = x[i] < min ? x[i] : min;
+        max = x[i] > max ? x[i] : max;
+    }
+    float d = (max - min) / 31.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b->d = ham_f32_to_f16(d);
+    b->m = ham_f32_to_f16(min);
+    int q[32];
+    for (int i = 0; i < 32; i++) q[i] = clamp_int((int)((x[i] - min) * id + 0.5f), 0, 31);
+    q5_pack(q, b->qs, b->qh);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,6 +331,8 @@ int ham_quantize(const float *src, size_t count, int dtype, void *dst) {
         case HAM_Q8_0: quantize_q8_0(x, block); break;
         case HAM_Q4_0: quantize_q4_0(x, block); break;
         case HAM_Q4_1: quantize_q4_1(x, block); break;
+        case HAM_Q5_0: quantize_q5_0(x, block); break;
+        case HAM_Q5_1: quantize_q5_1(x, block); break;
         case HAM_Q4_K: quantize_q4_k(x, block); break;
         case HAM_Q5_K: quantize_q5_k(x, block); break;
         case HAM_Q6_K: quantize_q6_k(x, block); break;

@@ -28,7 +28,7 @@ public final class ReferenceBackend: Backend {
         case .i32: stored = value.rounded()
         case .bf16: stored = Double(bf16ToFloat(floatToBF16(Float(value))))
         case .f16: stored = Double(f16ToFloat(floatToF16(Float(value))))
-        case .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k, .u8: stored = value  // weights only: uploaded already dequantized
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k, .u8: stored = value  // weights only: uploaded already dequantized
         }
         t.buffer.values[t.offset + i] = stored
     }

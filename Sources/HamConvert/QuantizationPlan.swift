@@ -12,8 +12,7 @@ import HamCore
 /// - the HAMburger merger and stop head are q8_0: 2 % of the parameters, and the stop head's
 ///   probability is compared with the confidence at every micro step;
 /// - a matrix whose rows are not whole blocks of its type falls back as llama.cpp's does: q4_k to
-///   q4_1 (llama.cpp: Q5_0, a type hamrun lacks; Q4_1 keeps more bits than Q4_0), q5_k and q6_k
-///   to q8_0; one with rows of no whole 32-element block keeps its dtype;
+///   q5_0, q5_k to q5_1, q6_k to q8_0; one with rows of no whole 32-element block keeps its dtype;
 /// - norm gains, biases and the merger's step positions (added, not multiplied) keep theirs.
 ///
 /// The float targets narrow instead: every f32, f16 or bf16 tensor becomes bf16 or f16.
@@ -26,7 +25,7 @@ public struct QuantizationPlan: Sendable {
     let tiedEmbeddings: Bool
 
     /// The `--type` values.
-    public static let targets: [DType] = [.q8_0, .q6_k, .q5_k, .q4_k, .q4_1, .q4_0, .bf16, .f16]
+    public static let targets: [DType] = [.q8_0, .q6_k, .q5_k, .q5_1, .q5_0, .q4_k, .q4_1, .q4_0, .bf16, .f16]
 
     public init?(target: DType, config: ModelConfig) {
         guard Self.targets.contains(target) else { return nil }
@@ -59,8 +58,9 @@ public struct QuantizationPlan: Sendable {
 
     static func fallbacks(_ dtype: DType) -> [DType] {
         switch dtype {
-        case .q4_k: [.q4_1]
-        case .q5_k, .q6_k: [.q8_0]
+        case .q4_k: [.q5_0]
+        case .q5_k: [.q5_1]
+        case .q6_k: [.q8_0]
         default: []
         }
     }

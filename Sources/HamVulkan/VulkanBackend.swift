@@ -177,8 +177,8 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
         }
     }
 
-    /// Rows of a block type whose blocks are not whole words (q8_0: 34 bytes, q4_0: 18, q6_k:
-    /// 210) as the kernels read them: every block without its f16 scale, then the scales of all
+    /// Rows of a block type whose blocks are not whole words (q8_0: 34 bytes, q4_0: 18, q5_0: 22,
+    /// q6_k: 210) as the kernels read them: every block without its f16 scale, then the scales of all
     /// blocks. Otherwise most blocks would start off a word; this way block `b`'s body is at
     /// byte `b · (size − 2)` and its scale at halfword `blocks · (size − 2) / 2 + b`
     /// (Shaders/blocks.glsl).

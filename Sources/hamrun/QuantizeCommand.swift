@@ -12,7 +12,7 @@ struct QuantizeCommand: ParsableCommand {
         discussion: """
             --type q8_0: every matrix as 8-bit blocks (half the bytes of bf16). q4_k: llama.cpp's \
             Q4_K_M mix (4.5 bits a weight; the output matrix and some v_proj/down_proj in q6_k). \
-            q4_0, q4_1, q5_k, q6_k: that type, the output matrix in q6_k. The HAMburger merger \
+            q4_0, q4_1, q5_0, q5_1, q5_k, q6_k: that type, the output matrix in q6_k. The HAMburger merger \
             and stop head stay q8_0 under the 4- to 6-bit types. bf16, f16: every float tensor \
             narrowed (a float32 model). Norm gains and biases keep their dtype under the block \
             types; tensors already quantized are copied as they are. See docs/MODEL_FORMAT.md.

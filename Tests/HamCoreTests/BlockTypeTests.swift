@@ -60,7 +60,7 @@ import Testing
         #expect(cases.count >= 8)
         for (i, vector) in cases.enumerated() {
             let input = Self.floats(try #require(vector["input"]))
-            for dtype in [DType.q8_0, .q4_0, .q4_1] {
+            for dtype in [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1] {
                 let want = Self.bytes(try #require(vector[dtype.rawValue]))
                 let quantized = HostTensor(shape: [1, input.count], floats: input).converted(to: dtype)
                 let got = withExtendedLifetime(quantized) { Array(quantized.bytes) }
@@ -71,7 +71,7 @@ import Testing
 
     /// The quantizers keep every value within its sub-block's step, and their error is what the
     /// bits allow: on normal data, RMS error relative to the data's RMS.
-    @Test(arguments: [(DType.q8_0, 0.0065), (.q4_0, 0.095), (.q4_1, 0.088), (.q4_k, 0.08), (.q5_k, 0.041), (.q6_k, 0.02)])
+    @Test(arguments: [(DType.q8_0, 0.0065), (.q4_0, 0.095), (.q4_1, 0.088), (.q5_0, 0.05), (.q5_1, 0.045), (.q4_k, 0.08), (.q5_k, 0.041), (.q6_k, 0.02)])
     func quantizersErrIsBoundedByTheirBits(dtype: DType, relativeRMS: Double) {
         var state: UInt64 = 77
         func normal() -> Float {

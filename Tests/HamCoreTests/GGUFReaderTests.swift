@@ -57,7 +57,7 @@ import Testing
 
     @Test func tensorInfosAndData() throws {
         let file = try GGUFFile(path: Self.allTypes)
-        #expect(file.tensorNames == ["f32", "f16", "bf16", "q8_0", "vector", "q5_0"])
+        #expect(file.tensorNames == ["f32", "f16", "bf16", "q8_0", "vector", "q5_0", "q2_k"])
         #expect(file.alignment == 32)
         #expect(file.dataOffset % 32 == 0)
         let expected = (0..<64).map { Float($0) - 32 }
@@ -73,9 +73,16 @@ import Testing
             #expect(tensor.floats() == values, "\(name)")
         }
         #expect(try file.tensor("vector").floats() == [1, 2, 3])
-        #expect(file.tensors["q5_0"]?.type.name == "Q5_0")
-        #expect(throws: LoadError.dtypeNotAllowed(path: Self.allTypes, tensor: "q5_0", dtype: "Q5_0", expected: GGMLType.supportedNames)) {
-            try file.tensor("q5_0")
+        // The Q5_0 block of bytes 0 ... 21: d = 2^-16 (f16 0x0100), qh = 0x05040302; the quants
+        // minus 16 are what `gguf.quants.dequantize` gives divided by d.
+        let q5 = try file.tensor("q5_0")
+        #expect(q5.dtype == .q5_0 && q5.shape == [1, 32])
+        let quants: [Float] = [-10, 7, -8, -7, -6, -5, -4, -3, 14, 15, -16, -15, -14, -13, -12, -11,
+                               -16, -16, 0, -16, -16, -16, -16, -16, 0, -16, 1, -15, -15, -15, -15, -15]
+        #expect(q5.floats() == quants.map { $0 * 0x1p-16 })
+        #expect(file.tensors["q2_k"]?.type.name == "Q2_K")
+        #expect(throws: LoadError.dtypeNotAllowed(path: Self.allTypes, tensor: "q2_k", dtype: "Q2_K", expected: GGMLType.supportedNames)) {
+            try file.tensor("q2_k")
         }
         #expect(throws: LoadError.missingTensor(path: Self.allTypes, tensor: "absent")) { try file.tensor("absent") }
     }

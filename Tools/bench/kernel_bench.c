@@ -3,7 +3,7 @@
 // bandwidth or is bound by its arithmetic. Built and run by Tools/bench/kernels.sh with the
 // package's own kernel sources and flags.
 //
-//   kernel_bench [threads=2] [megabytes=512] [rounds=5] [level=best] [types=all] [rows=1,2,5,8]
+//   kernel_bench [threads=2] [megabytes=512] [rounds=5] [level=best] [types=all] [rows=1,2,5,8] [in=2048]
 //
 // Prints one line per (dtype, rows of x): the best and median time of one pass over all the
 // weights and the GB/s of weight bytes that makes. Rounds alternate the dtypes (A B C A B C ...)
@@ -33,6 +33,7 @@ static const Type types[] = {
     {"f32", HAM_F32, {-1, -1}}, {"f16", HAM_F16, {-1, -1}}, {"bf16", HAM_BF16, {-1, -1}},
     {"q8_0", HAM_Q8_0, {0, -1}}, {"q6_k", HAM_Q6_K, {208, -1}}, {"q5_k", HAM_Q5_K, {0, 2}},
     {"q4_k", HAM_Q4_K, {0, 2}}, {"q4_1", HAM_Q4_1, {0, 2}}, {"q4_0", HAM_Q4_0, {0, -1}},
+    {"q5_0", HAM_Q5_0, {0, -1}}, {"q5_1", HAM_Q5_1, {0, 2}},
 };
 
 typedef struct {
@@ -74,7 +75,8 @@ int main(int argc, char **argv) {
         while (*p && *p != ',') p++;
         if (*p == ',') p++;
     }
-    const size_t in = 2048;   // the 1B model's hidden size: most of its products
+    // Default: the 1B model's hidden size, most of its products (its FFN down projection: 5632).
+    const size_t in = argc > 7 ? (size_t)atol(argv[7]) : 2048;
     int ntypes = 0;
     const Type *chosen[16];
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
@@ -108,11 +110,11 @@ int main(int argc, char **argv) {
                     memcpy(weights[t] + b * block + chosen[t]->half_offsets[h], &scale, 2);
                 }
     }
-    float *x = malloc(8 * in * sizeof(float));
-    for (size_t i = 0; i < 8 * in; i++) x[i] = (float)((int)(i * 7919 % 1000) - 500) / 500.0f;
+    float *x = malloc(16 * in * sizeof(float));
+    for (size_t i = 0; i < 16 * in; i++) x[i] = (float)((int)(i * 7919 % 1000) - 500) / 500.0f;
     size_t max_rows = 0;
     for (int t = 0; t < ntypes; t++) max_rows = rows_of[t] > max_rows ? rows_of[t] : max_rows;
-    float *out = malloc(8 * max_rows * sizeof(float));
+    float *out = malloc(16 * max_rows * sizeof(float));
 
     pthread_barrier_t start, done;
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);

@@ -2,7 +2,7 @@
 # Builds Tools/bench/kernel_bench.c with the package's kernel sources and flags (Package.swift,
 # CHamKernels) and runs it, after the memory bandwidth probe with the same thread count:
 #
-#   Tools/bench/kernels.sh [threads=2] [megabytes=512] [rounds=5] [level=best] [types=all] [rows=1,2,5,8]
+#   Tools/bench/kernels.sh [threads=2] [megabytes=512] [rounds=5] [level=best] [types=all] [rows=1,2,5,8] [in=2048]
 #
 # Compare two builds of the kernels by running this in two worktrees alternately, or with
 # KERNELS=/path/to/a/copy/of/Sources/CHamKernels for the other one.

@@ -11,7 +11,7 @@ writer llama.cpp's own conversion scripts use:
   so hamrun on this file must reproduce the reference's base cases (expected.json) exactly as it
   does on the safetensors directory.
 - all-types.gguf: one metadata entry of every GGUF type, arrays of every element type, a
-  nested array, and small tensors in F32, F16, BF16, Q8_0 and Q5_0 with known values; the
+  nested array, and small tensors in F32, F16, BF16, Q8_0, Q5_0 and Q2_K with known values; the
   reader tests check every value.
 
     python3 Tools/gguf/make_fixtures.py            # rewrites both files
@@ -181,6 +181,8 @@ def all_types() -> None:
     writer.add_tensor("vector", np.array([1, 2, 3], dtype=np.float32))
     q5 = np.arange(22, dtype=np.uint8).reshape(1, 22)              # one Q5_0 block of 32
     writer.add_tensor("q5_0", q5, raw_shape=q5.shape, raw_dtype=Q.Q5_0)
+    q2 = np.arange(84, dtype=np.uint8).reshape(1, 84)              # one Q2_K block of 256: a type hamrun lacks
+    writer.add_tensor("q2_k", q2, raw_shape=q2.shape, raw_dtype=Q.Q2_K)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -5,7 +5,7 @@ llama.cpp's Python tools use:
 - dequantize: random blocks of every block type (random bytes, with finite random f16 scales,
   zeros and subnormals among them) and the float32 values `gguf.quants.dequantize` makes of
   them, so hamrun's decoding is checked bit for bit;
-- quantize: input floats and the Q8_0, Q4_0 and Q4_1 blocks `gguf.quants.quantize` makes of
+- quantize: input floats and the Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 blocks `gguf.quants.quantize` makes of
   them (gguf has no quantizer for the K-quants).
 
 Byte strings are base64; values are little-endian float32 bytes, base64 too (bit-exact, NaN-safe).
@@ -45,7 +45,7 @@ def random_halves(count: int) -> np.ndarray:
 
 # Where each block type keeps its f16 fields (byte offsets).
 HALF_FIELDS = {
-    T.Q8_0: [0], T.Q4_0: [0], T.Q4_1: [0, 2], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
+    T.Q8_0: [0], T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
 }
 
 
@@ -58,7 +58,7 @@ def random_blocks(qtype: T, count: int) -> np.ndarray:
 
 
 dequantize_cases = {}
-for qtype, count in [(T.Q8_0, 64), (T.Q4_0, 64), (T.Q4_1, 64), (T.Q4_K, 16), (T.Q5_K, 16), (T.Q6_K, 16)]:
+for qtype, count in [(T.Q8_0, 64), (T.Q4_0, 64), (T.Q4_1, 64), (T.Q4_K, 16), (T.Q5_K, 16), (T.Q6_K, 16), (T.Q5_0, 64), (T.Q5_1, 64)]:
     block_elements, _ = GGML_QUANT_SIZES[qtype]
     blocks = random_blocks(qtype, count)
     values = dequantize(blocks.reshape(1, -1), qtype).astype(np.float32)
@@ -78,7 +78,7 @@ rows = [
 quantize_cases = []
 for x in rows:
     case = {"input": b64(x)}
-    for qtype in (T.Q8_0, T.Q4_0, T.Q4_1):
+    for qtype in (T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1):
         case[qtype.name.lower()] = b64(quantize(x.reshape(1, -1), qtype))
     quantize_cases.append(case)
 

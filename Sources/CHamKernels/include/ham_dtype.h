@@ -16,15 +16,20 @@
 #define HAM_Q4_K 6
 #define HAM_Q5_K 7
 #define HAM_Q6_K 8
+#define HAM_Q5_0 9
+#define HAM_Q5_1 10
 
 // Block types are llama.cpp's (ggml-common.h), byte for byte; all scales are IEEE f16.
 // A row of a block type is a whole number of blocks.
 //
-// Q8_0, Q4_0, Q4_1: 32 elements a block.
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1: 32 elements a block.
 //   Q8_0 (34 B): d, qs[32] int8; x = d * q.
 //   Q4_0 (18 B): d, qs[16]; element j < 16 is the low nibble of qs[j], element j + 16 its high
 //                nibble; x = d * (q - 8).
 //   Q4_1 (20 B): d, m, qs[16] as Q4_0; x = d * q + m.
+//   Q5_0 (22 B): d, qh[4], qs[16]: Q4_0's nibbles plus a fifth bit, bit j of the little-endian
+//                32-bit qh for element j; x = d * (q - 16).
+//   Q5_1 (24 B): d, m, qh[4], qs[16] as Q5_0; x = d * q + m.
 // K-quants: super-blocks of 256 elements.
 //   Q4_K (144 B): d, dmin, scales[12] (eight 6-bit scales and mins), qs[128]. Each 64 elements
 //                 are qs[32 bytes]: low nibbles (sub-block 2i) then high nibbles (2i + 1);
@@ -39,6 +44,8 @@
 #define HAM_Q8_0_BYTES 34
 #define HAM_Q4_0_BYTES 18
 #define HAM_Q4_1_BYTES 20
+#define HAM_Q5_0_BYTES 22
+#define HAM_Q5_1_BYTES 24
 #define HAM_Q4_K_BYTES 144
 #define HAM_Q5_K_BYTES 176
 #define HAM_Q6_K_BYTES 210
@@ -48,6 +55,7 @@
 // starts on a 32-bit word (docs/ARCHITECTURE.md, "Quantized weights on Vulkan").
 #define HAM_Q8_0_D_OFFSET 0
 #define HAM_Q4_0_D_OFFSET 0
+#define HAM_Q5_0_D_OFFSET 0
 #define HAM_Q6_K_D_OFFSET 208
 
 #endif

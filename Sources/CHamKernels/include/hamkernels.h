@@ -15,6 +15,9 @@ extern "C" {
 typedef struct { uint16_t d; int8_t qs[32]; } ham_block_q8_0;
 typedef struct { uint16_t d; uint8_t qs[16]; } ham_block_q4_0;
 typedef struct { uint16_t d, m; uint8_t qs[16]; } ham_block_q4_1;
+/// qh: four bytes, not a uint32_t, so that the 22-byte block has no padding.
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } ham_block_q5_0;
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } ham_block_q5_1;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } ham_block_q4_k;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } ham_block_q5_k;
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } ham_block_q6_k;
@@ -22,7 +25,7 @@ typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d;
 /// Elements of one block of `dtype` (1 for the plain element types).
 static inline size_t ham_block_elements(int dtype) {
     switch (dtype) {
-    case HAM_Q8_0: case HAM_Q4_0: case HAM_Q4_1: return HAM_QK;
+    case HAM_Q8_0: case HAM_Q4_0: case HAM_Q4_1: case HAM_Q5_0: case HAM_Q5_1: return HAM_QK;
     case HAM_Q4_K: case HAM_Q5_K: case HAM_Q6_K: return HAM_QK_K;
     default: return 1;
     }
@@ -36,6 +39,8 @@ static inline size_t ham_block_bytes(int dtype) {
     case HAM_Q8_0: return HAM_Q8_0_BYTES;
     case HAM_Q4_0: return HAM_Q4_0_BYTES;
     case HAM_Q4_1: return HAM_Q4_1_BYTES;
+    case HAM_Q5_0: return HAM_Q5_0_BYTES;
+    case HAM_Q5_1: return HAM_Q5_1_BYTES;
     case HAM_Q4_K: return HAM_Q4_K_BYTES;
     case HAM_Q5_K: return HAM_Q5_K_BYTES;
     case HAM_Q6_K: return HAM_Q6_K_BYTES;
@@ -48,7 +53,7 @@ static inline size_t ham_row_bytes(int dtype, size_t count) {
     return count / ham_block_elements(dtype) * ham_block_bytes(dtype);
 }
 
-/// Quantizes `count` floats (whole blocks) to blocks of `dtype`: Q8_0, Q4_0 and Q4_1 byte for
+/// Quantizes `count` floats (whole blocks) to blocks of `dtype`: Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 byte for
 /// byte as gguf-py's `gguf.quants.quantize`, the K-quants with llama.cpp's reference search
 /// (quantize.c). Returns 0, writing nothing, for a plain dtype or a partial block.
 int ham_quantize(const float *src, size_t count, int dtype, void *dst);

@@ -12,6 +12,11 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case q4_0
     /// 32 elements a block: `d`, `m` and 16 bytes of nibbles, element = `d · q + m` (20 bytes).
     case q4_1
+    /// 32 elements a block: `d`, 32 fifth bits and 16 bytes of nibbles, element = `d · (q - 16)`
+    /// (22 bytes).
+    case q5_0
+    /// 32 elements a block: `d`, `m`, fifth bits and nibbles, element = `d · q + m` (24 bytes).
+    case q5_1
     /// 256 elements a super-block: eight sub-blocks of 32 with 6-bit scales and mins, 4-bit
     /// quants (144 bytes, 4.5 bits an element).
     case q4_k
@@ -26,7 +31,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case u8
 
     /// The block types.
-    public static let quantized: [DType] = [.q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k]
+    public static let quantized: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k]
 
     public var isQuantized: Bool { blockElements > 1 }
 
@@ -34,7 +39,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     public var blockElements: Int {
         switch self {
         case .f32, .f16, .bf16, .i32, .u8: 1
-        case .q8_0, .q4_0, .q4_1: Int(HAM_QK)
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1: Int(HAM_QK)
         case .q4_k, .q5_k, .q6_k: Int(HAM_QK_K)
         }
     }
@@ -47,6 +52,8 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .q8_0: Int(HAM_Q8_0_BYTES)
         case .q4_0: Int(HAM_Q4_0_BYTES)
         case .q4_1: Int(HAM_Q4_1_BYTES)
+        case .q5_0: Int(HAM_Q5_0_BYTES)
+        case .q5_1: Int(HAM_Q5_1_BYTES)
         case .q4_k: Int(HAM_Q4_K_BYTES)
         case .q5_k: Int(HAM_Q5_K_BYTES)
         case .q6_k: Int(HAM_Q6_K_BYTES)
@@ -55,12 +62,13 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     }
 
     /// Byte offset of the f16 scale `d` in a block whose size is not a whole number of 32-bit
-    /// words (q8_0, q4_0, q6_k); nil for the others. The Vulkan backend moves that scale out of
+    /// words (q8_0, q4_0, q5_0, q6_k); nil for the others. The Vulkan backend moves that scale out of
     /// the block so that the rest starts on a word.
     public var unalignedScaleOffset: Int? {
         switch self {
         case .q8_0: Int(HAM_Q8_0_D_OFFSET)
         case .q4_0: Int(HAM_Q4_0_D_OFFSET)
+        case .q5_0: Int(HAM_Q5_0_D_OFFSET)
         case .q6_k: Int(HAM_Q6_K_D_OFFSET)
         default: nil
         }
@@ -89,7 +97,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .f16: "F16"
         case .bf16: "BF16"
         case .i32: "I32"
-        case .u8, .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k: "U8"
+        case .u8, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k: "U8"
         }
     }
 }
@@ -105,6 +113,8 @@ extension DType {
         case .q8_0: HAM_Q8_0
         case .q4_0: HAM_Q4_0
         case .q4_1: HAM_Q4_1
+        case .q5_0: HAM_Q5_0
+        case .q5_1: HAM_Q5_1
         case .q4_k: HAM_Q4_K
         case .q5_k: HAM_Q5_K
         case .q6_k: HAM_Q6_K

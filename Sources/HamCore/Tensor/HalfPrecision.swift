@@ -31,7 +31,7 @@ public func widenToFloat(_ source: UnsafeRawPointer, dtype: DType, count: Int, i
     switch dtype {
     case .f32:
         destination.update(from: source.assumingMemoryBound(to: Float.self), count: count)
-    case .bf16, .f16, .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k:
+    case .bf16, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k:
         ham_widen(source, dtype.kernelCode, count, destination)
     case .i32:
         let s = source.assumingMemoryBound(to: Int32.self)

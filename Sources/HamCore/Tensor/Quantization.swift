@@ -11,7 +11,7 @@ extension HostTensor {
     }
 
     /// The same values in `dtype`: f32 values rounded to f16/bf16 (to nearest even) or quantized
-    /// to blocks (`ham_quantize`: q8_0, q4_0 and q4_1 exactly as gguf-py quantizes them, the
+    /// to blocks (`ham_quantize`: q8_0, q4_0, q4_1, q5_0 and q5_1 exactly as gguf-py quantizes them, the
     /// K-quants with llama.cpp's reference search). Only matrices of whole blocks can become a
     /// block type (`canStore(as:)`).
     public func converted(to target: DType) -> HostTensor {
@@ -24,7 +24,7 @@ extension HostTensor {
             return values.map(floatToBF16).withUnsafeBytes { HostTensor(dtype: .bf16, shape: shape, copying: $0) }
         case .f16:
             return values.map(floatToF16).withUnsafeBytes { HostTensor(dtype: .f16, shape: shape, copying: $0) }
-        case .q8_0, .q4_0, .q4_1, .q4_k, .q5_k, .q6_k:
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k:
             precondition(canStore(as: target), "\(target) needs rows of whole \(target.blockElements)-element blocks; shape \(shape)")
             let owner = OwnedBytes(byteCount: target.bytes(count))
             // The K-quants' grid search costs about a microsecond per block: rows in parallel.
