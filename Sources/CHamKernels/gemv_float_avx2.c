@@ -1,5 +1,5 @@
 // Few-row products of f32, f16 and bf16 weights on AVX2 (decode, micro steps, small batches):
-// every weight row is read once for all n <= 6 rows of x, more rows go in groups (below).
+// every weight row is read once for all n <= 6 rows of x; more rows go in groups (below).
 //
 // Why not one accumulator per x row, four x rows at a time: five rows (micro step 1: four
 // features and a token) then stream the weights twice, and one row runs a single FMA chain, whose
@@ -91,13 +91,9 @@ GEMV_ROWS(3, 3)
 GEMV_ROWS(4, 2)
 GEMV_ROWS(5, 2)
 GEMV_ROWS(6, 2)
-GEMV_ROWS(7, 1)
-GEMV_ROWS(8, 1)
 
 typedef void (*gemv_rows_fn)(const float *, size_t, const void *, int, size_t, size_t, const float *, float *, size_t, int);
-static const gemv_rows_fn gemv_rows_n[9] = {
-    0, gemv_rows_1, gemv_rows_2, gemv_rows_3, gemv_rows_4, gemv_rows_5, gemv_rows_6, gemv_rows_7, gemv_rows_8,
-};
+static const gemv_rows_fn gemv_rows_n[7] = { 0, gemv_rows_1, gemv_rows_2, gemv_rows_3, gemv_rows_4, gemv_rows_5, gemv_rows_6 };
 
 // Seven or more rows of x (batches): 8 rows against one weight row spend 9 loads on 8 FMAs and
 // read x (64 KB at the 1B model's width) from L2 for every weight row. Instead the rows go four
