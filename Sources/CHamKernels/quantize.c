@@ -1,10 +1,10 @@
 // Quantizers (`hamrun quantize`, test data): float rows to blocks. They run once per model, so
-// they are plain C, one implementation each. Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 round exactly as gguf-py's
-// `gguf.quants.quantize` does (tests compare the bytes). The K-quants follow the search that
-// llama.cpp's reference quantizers use without an importance matrix (what `llama-quantize`
-// does by default): per sub-block a weighted least-squares fit of scale and min over a few
-// candidate grids, then the scales themselves quantized to 6 (Q4_K, Q5_K) or 8 (Q6_K) bits
-// against one f16 super-scale.
+// they are plain C, one implementation each. Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 round exactly as
+// gguf-py's `gguf.quants.quantize` does (tests compare the bytes). The K-quants follow the
+// search that llama.cpp's reference quantizers use without an importance matrix (what
+// `llama-quantize` does by default): per sub-block a weighted least-squares fit of scale and min
+// over a few candidate grids, then the scales themselves quantized to 6 (Q4_K, Q5_K) or 8 (Q6_K)
+// bits against one f16 super-scale.
 #include "internal.h"
 #include <math.h>
 
