@@ -491,6 +491,15 @@ AVX2_INLINE void q6_k_rows(const float *xp, size_t stride, size_t in, const char
     for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(acc[r]) - 32.0f * ham_hsum8(off[r]);
 }
 
+/// acc (even blocks g) or acc2 (odd) += d·Σ x·w over one 32-element block of x, in w's order.
+AVX2_INLINE void block_dot(const float *xg, const __m256 w[4], __m256 d, size_t g, __m256 *acc, __m256 *acc2) {
+    __m256 s0 = _mm256_mul_ps(_mm256_loadu_ps(xg), w[0]), s1 = _mm256_mul_ps(_mm256_loadu_ps(xg + 8), w[1]);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 16), w[2], s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 24), w[3], s1);
+    if (g & 1) *acc2 = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, *acc2);
+    else *acc = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, *acc);
+}
+
 // Q8_0: acc += d·Σ x'·q per block, two accumulators (even and odd blocks).
 AVX2_INLINE void q8_0_rows(const float *xp, size_t stride, size_t in, const char *row, const size_t R, float *out) {
     __m256 acc[8], acc2[8];
@@ -503,12 +512,7 @@ AVX2_INLINE void q8_0_rows(const float *xp, size_t stride, size_t in, const char
         for (int k = 0; k < 4; k++) w[k] = LANE_SBYTE(q, k);
         __m256 d = _mm256_set1_ps(_cvtsh_ss(b->d));
         for (size_t r = 0; r < R; r++) {
-            const float *xg = xp + r * stride + 32 * g;
-            __m256 s0 = _mm256_mul_ps(_mm256_loadu_ps(xg), w[0]), s1 = _mm256_mul_ps(_mm256_loadu_ps(xg + 8), w[1]);
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 16), w[2], s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 24), w[3], s1);
-            if (g & 1) acc2[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc2[r]);
-            else acc[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc[r]);
+            block_dot(xp + r * stride + 32 * g, w, d, g, &acc[r], &acc2[r]);
         }
     }
     for (size_t r = 0; r < R; r++) out[r] = ham_hsum8(_mm256_add_ps(acc[r], acc2[r]));
@@ -542,12 +546,7 @@ AVX2_INLINE void q5_rows(const float *xp, size_t stride, size_t in, const char *
         __m256 d = _mm256_set1_ps(_cvtsh_ss(dh));
         float m = with_min ? _cvtsh_ss(mh) : 0.0f;
         for (size_t r = 0; r < R; r++) {
-            const float *xg = xp + r * stride + 32 * g;
-            __m256 s0 = _mm256_mul_ps(_mm256_loadu_ps(xg), w[0]), s1 = _mm256_mul_ps(_mm256_loadu_ps(xg + 8), w[1]);
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 16), w[2], s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xg + 24), w[3], s1);
-            if (g & 1) acc2[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc2[r]);
-            else acc[r] = _mm256_fmadd_ps(_mm256_add_ps(s0, s1), d, acc[r]);
+            block_dot(xp + r * stride + 32 * g, w, d, g, &acc[r], &acc2[r]);
             if (with_min) off[r] += m * xp[r * stride + in + 32 + g];
         }
     }

@@ -51,12 +51,28 @@ static void quantize_q8_0(const float *x, ham_block_q8_0 *b) {
     }
 }
 
-static void quantize_q4_0(const float *x, ham_block_q4_0 *b) {
-    // The signed value of largest magnitude (the first one on ties) maps to -8.
+/// The signed value of largest magnitude among 32 (the first one on ties), as gguf-py's argmax
+/// picks it for Q4_0 and Q5_0.
+static float largest_magnitude(const float *x) {
     float amax = 0.0f, max = 0.0f;
     for (int i = 0; i < 32; i++) {
         if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
     }
+    return max;
+}
+
+/// The smallest and largest of 32 values (Q4_1, Q5_1).
+static void block_range(const float *x, float *min, float *max) {
+    *min = *max = x[0];
+    for (int i = 1; i < 32; i++) {
+        *min = x[i] < *min ? x[i] : *min;
+        *max = x[i] > *max ? x[i] : *max;
+    }
+}
+
+static void quantize_q4_0(const float *x, ham_block_q4_0 *b) {
+    // The value of largest magnitude maps to -8.
+    float max = largest_magnitude(x);
     float d = max / -8.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     b->d = ham_f32_to_f16(d);
@@ -67,11 +83,8 @@ static void quantize_q4_0(const float *x, ham_block_q4_0 *b) {
 }
 
 static void quantize_q4_1(const float *x, ham_block_q4_1 *b) {
-    float min = x[0], max = x[0];
-    for (int i = 1; i < 32; i++) {
-        min = x[i] < min ? x[i] : min;
-        max = x[i] > max ? x[i] : max;
-    }
+    float min, max;
+    block_range(x, &min, &max);
     float d = (max - min) / 15.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     b->d = ham_f32_to_f16(d);
@@ -91,11 +104,8 @@ static void q5_pack(const int q[32], uint8_t qs[16], uint8_t qh[4]) {
 }
 
 static void quantize_q5_0(const float *x, ham_block_q5_0 *b) {
-    // As Q4_0: the signed value of largest magnitude (the first one on ties) maps to -16.
-    float amax = 0.0f, max = 0.0f;
-    for (int i = 0; i < 32; i++) {
-        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
-    }
+    // As Q4_0: the value of largest magnitude maps to -16.
+    float max = largest_magnitude(x);
     float d = max / -16.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     b->d = ham_f32_to_f16(d);
@@ -105,11 +115,8 @@ static void quantize_q5_0(const float *x, ham_block_q5_0 *b) {
 }
 
 static void quantize_q5_1(const float *x, ham_block_q5_1 *b) {
-    float min = x[0], max = x[0];
-    for (int i = 1; i < 32; i++) {
-        min = x[i] < min ? x[i] : min;
-        max = x[i] > max ? x[i] : max;
-    }
+    float min, max;
+    block_range(x, &min, &max);
     float d = (max - min) / 31.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     b->d = ham_f32_to_f16(d);
