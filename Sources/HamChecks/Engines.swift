@@ -7,11 +7,13 @@ extension ModelFiles {
     /// holding `sequences` sequences of `slots` slots.
     /// `config` replaces the model's own (tests that break it on purpose).
     public func engine<B: Backend>(on backend: B, hamburger: Bool? = nil, sequences: Int = 1, slots: Int = 1024,
-                                   kvDType: DType = .f32, prefillTokensPerTick: Int = 256, config: ModelConfig? = nil) throws -> Engine<B> {
+                                   kvDType: DType = .f32, prefillTokensPerTick: Int = 256, prefixCaching: Bool = false,
+                                   config: ModelConfig? = nil) throws -> Engine<B> {
         let config = config ?? self.config
         let perSlot = EngineOptions.kvBytesPerSlot(config, dtype: kvDType)
         let options = EngineOptions(maxSequences: sequences, prefillTokensPerTick: prefillTokensPerTick,
-                                    kvBudgetBytes: sequences * (slots + 16) * perSlot, kvDType: kvDType)
+                                    kvBudgetBytes: sequences * (slots + 16) * perSlot, kvDType: kvDType,
+                                    prefixCaching: prefixCaching)
         return try LoadedModel(config: config, source: weights, backend: backend, hamburger: hamburger ?? isHAMburger).engine(options)
     }
 }

@@ -214,7 +214,8 @@ struct Progress: Sendable {
             unsent += rest
             let finishReason = reply.stopped || result.finishReason == .stop ? "stop" : "length"
             let usage = ReplyUsage(result: result, completionTokens: reply.stopped ? reply.tokenCount : result.tokens.count)
-            metrics.finished(reason: finishReason, promptTokens: usage.promptTokens, generatedTokens: usage.completionTokens,
+            metrics.finished(reason: finishReason, promptTokens: usage.promptTokens, cachedTokens: usage.stats.cachedPromptTokens,
+                             generatedTokens: usage.completionTokens,
                              macroSteps: usage.macroSteps, queueSeconds: queueSeconds,
                              endToEndSeconds: seconds(ContinuousClock.now - arrived))
             return .finished(finishReason: finishReason, usage: usage)

@@ -54,6 +54,7 @@ public final class EngineLoop: @unchecked Sendable {
         public var running = 0
         public var waiting = 0
         public var kvBytesInUse = 0
+        public var kvBytesCached = 0
         public var kvBudgetBytes = 0
         public var ticks = 0
     }
@@ -367,6 +368,7 @@ public final class EngineLoop: @unchecked Sendable {
             state.running = engine.runningCount
             state.waiting = engine.waitingCount
             state.kvBytesInUse = engine.kvBytesInUse
+            state.kvBytesCached = engine.kvBytesCached
             state.ticks += 1
             return state
         }

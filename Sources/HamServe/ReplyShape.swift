@@ -18,12 +18,14 @@ struct ReplyUsage {
         stats = result.stats
     }
 
-    /// `usage`: the token counts (a stream's usage agrees with a single response's), and
+    /// `usage`: the token counts (a stream's usage agrees with a single response's), OpenAI's
+    /// `prompt_tokens_details.cached_tokens` (prompt tokens the prefix cache held), and
     /// `macro_steps` (base forwards that produced the reply) and `kv_slots` (base KV-cache slots the
     /// context took: fewer than its tokens when macro steps were merged).
     var json: JSONText {
         ["prompt_tokens": .integer(promptTokens), "completion_tokens": .integer(completionTokens),
          "total_tokens": .integer(promptTokens + completionTokens),
+         "prompt_tokens_details": ["cached_tokens": .integer(stats.cachedPromptTokens)],
          "macro_steps": .integer(macroSteps), "kv_slots": .integer(kvSlots)]
     }
 
@@ -33,16 +35,17 @@ struct ReplyUsage {
          "total_tokens": .integer(promptTokens + completionTokens)]
     }
 
-    /// llama-server's `timings`: prompt (prefill) and predicted (decode) counts, milliseconds and
-    /// rates. Prefill time runs from the sequence's first tick to its first token; decoding from
-    /// the first token to the last (`GenerationStats`).
+    /// llama-server's `timings`: prompt tokens from the prefix cache (`cache_n`), prompt tokens
+    /// prefilled and predicted (decoded) tokens, with milliseconds and rates. Prefill time runs
+    /// from the sequence's first tick to its first token; decoding from the first token to the
+    /// last (`GenerationStats`).
     var timings: JSONText {
         let promptMs = stats.prefillSeconds * 1000, predictedMs = stats.decodeSeconds * 1000
-        let predicted = completionTokens
-        return ["cache_n": 0,
-                "prompt_n": .integer(promptTokens), "prompt_ms": number(promptMs),
-                "prompt_per_token_ms": number(promptTokens > 0 ? promptMs / Double(promptTokens) : 0),
-                "prompt_per_second": number(promptMs > 0 ? Double(promptTokens) * 1000 / promptMs : 0),
+        let predicted = completionTokens, prefilled = promptTokens - stats.cachedPromptTokens
+        return ["cache_n": .integer(stats.cachedPromptTokens),
+                "prompt_n": .integer(prefilled), "prompt_ms": number(promptMs),
+                "prompt_per_token_ms": number(prefilled > 0 ? promptMs / Double(prefilled) : 0),
+                "prompt_per_second": number(promptMs > 0 ? Double(prefilled) * 1000 / promptMs : 0),
                 "predicted_n": .integer(predicted), "predicted_ms": number(predictedMs),
                 "predicted_per_token_ms": number(predicted > 1 ? predictedMs / Double(predicted - 1) : 0),
                 "predicted_per_second": number(predictedMs > 0 ? Double(max(predicted - 1, 0)) * 1000 / predictedMs : 0)]

@@ -7,8 +7,10 @@ import Prometheus
 /// `hamrun:time_to_first_token_seconds`, `hamrun:inter_token_latency_seconds`,
 /// `hamrun:request_queue_time_seconds`, `hamrun:e2e_request_latency_seconds` (histograms);
 /// `hamrun:num_requests_running`, `hamrun:num_requests_waiting`, `hamrun:kv_cache_usage_perc`
-/// (gauges); `hamrun:prompt_tokens_total`, `hamrun:generation_tokens_total` (counters); plus
-/// what only HAMburger has (`hamrun:macro_steps_total`) and the KV cache in bytes.
+/// (gauges); `hamrun:prompt_tokens_total`, `hamrun:generation_tokens_total`,
+/// `hamrun:prefix_cache_queries` and `hamrun:prefix_cache_hits` (counters, in prompt tokens); plus
+/// what only HAMburger has (`hamrun:macro_steps_total`) and the KV cache in bytes (held by
+/// sequences, held by the prefix cache, the budget).
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
@@ -16,6 +18,9 @@ final class ServerMetrics: Sendable {
     private let promptTokens: CoreMetrics.Counter
     private let generationTokens: CoreMetrics.Counter
     private let macroSteps: CoreMetrics.Counter
+    private let prefixQueries: CoreMetrics.Counter
+    private let prefixHits: CoreMetrics.Counter
+    private let kvCached: CoreMetrics.Gauge
     private let running: CoreMetrics.Gauge
     private let waiting: CoreMetrics.Gauge
     private let kvUsed: CoreMetrics.Gauge
@@ -47,6 +52,9 @@ final class ServerMetrics: Sendable {
         promptTokens = CoreMetrics.Counter(label: "hamrun:prompt_tokens_total", factory: factory)
         generationTokens = CoreMetrics.Counter(label: "hamrun:generation_tokens_total", factory: factory)
         macroSteps = CoreMetrics.Counter(label: "hamrun:macro_steps_total", factory: factory)
+        prefixQueries = CoreMetrics.Counter(label: "hamrun:prefix_cache_queries", factory: factory)
+        prefixHits = CoreMetrics.Counter(label: "hamrun:prefix_cache_hits", factory: factory)
+        kvCached = CoreMetrics.Gauge(label: "hamrun:prefix_cache_bytes", factory: factory)
         running = CoreMetrics.Gauge(label: "hamrun:num_requests_running", factory: factory)
         waiting = CoreMetrics.Gauge(label: "hamrun:num_requests_waiting", factory: factory)
         kvUsed = CoreMetrics.Gauge(label: "hamrun:kv_cache_used_bytes", factory: factory)
@@ -76,10 +84,12 @@ final class ServerMetrics: Sendable {
     }
 
     /// A generation that ran to its end: `reason` is its finish_reason.
-    func finished(reason: String, promptTokens prompt: Int, generatedTokens: Int, macroSteps steps: Int,
+    func finished(reason: String, promptTokens prompt: Int, cachedTokens: Int, generatedTokens: Int, macroSteps steps: Int,
                   queueSeconds: Double, endToEndSeconds: Double) {
         CoreMetrics.Counter(label: "hamrun:request_success_total", dimensions: [("finished_reason", reason)], factory: factory).increment()
         promptTokens.increment(by: Int64(prompt))
+        prefixQueries.increment(by: Int64(prompt))
+        prefixHits.increment(by: Int64(cachedTokens))
         generationTokens.increment(by: Int64(generatedTokens))
         macroSteps.increment(by: Int64(steps))
         queueTime.recordSeconds(queueSeconds)
@@ -96,6 +106,7 @@ final class ServerMetrics: Sendable {
         running.record(snapshot.running)
         waiting.record(snapshot.waiting)
         kvUsed.record(snapshot.kvBytesInUse)
+        kvCached.record(snapshot.kvBytesCached)
         kvUsage.record(snapshot.kvBudgetBytes > 0 ? Double(snapshot.kvBytesInUse) / Double(snapshot.kvBudgetBytes) : 0)
     }
 

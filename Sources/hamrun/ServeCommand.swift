@@ -52,6 +52,10 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The model's name in /v1/models and requests (default: the model directory's or file's name).")
     var alias: String?
 
+    @Flag(name: .customLong("prefix-cache"),
+          help: "Keep finished prompts' KV in the spare budget for requests that begin the same way (chat histories, shared system prompts). Logits then agree with an uncached run within float rounding, not bit for bit.")
+    var prefixCache = false
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port is \(port); expected 0...65535") }
         guard parallel > 0 else { throw ValidationError("--parallel is \(parallel); expected a positive number") }
@@ -84,7 +88,11 @@ struct ServeCommand: ParsableCommand {
             contextLength: config.maxPositionEmbeddings, vocabularySize: config.vocabSize, isHAMburger: directory.isHAMburger,
             confidence: config.hamburger?.confidence ?? ModelConfig.defaultConfidence,
             stopTokens: Set(directory.eosTokenIds.map(Int32.init)), created: Int(Date().timeIntervalSince1970))
-        let options = engineFlags.options(config, sequences: parallel, slots: min(config.maxPositionEmbeddings, 4096))
+        let options = {
+            var options = engineFlags.options(config, sequences: parallel, slots: min(config.maxPositionEmbeddings, 4096))
+            options.prefixCaching = prefixCache
+            return options
+        }()
         let limits = EngineLoop.Limits(parallel: parallel, maxQueue: maxQueue, timeout: timeout > 0 ? timeout : nil,
                                        shutdownGrace: shutdownGrace)
         let configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, limits: limits, defaultMaxTokens: maxTokens)

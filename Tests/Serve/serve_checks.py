@@ -234,8 +234,9 @@ def scenario_api(hamrun):
         expect(0 < extra["macro_steps"] <= 24, f"macro_steps {extra}")
         expect(0 < extra["kv_slots"] <= usage.prompt_tokens + 24, f"kv_slots {extra}")
         timings = full.model_extra["timings"]
-        expect(timings["predicted_n"] == 24 and timings["prompt_n"] == usage.prompt_tokens and timings["predicted_ms"] > 0,
-               f"timings {timings}")
+        expect(timings["predicted_n"] == 24 and timings["prompt_n"] == usage.prompt_tokens and timings["cache_n"] == 0
+               and timings["predicted_ms"] > 0, f"timings {timings}")
+        expect(usage.prompt_tokens_details.cached_tokens == 0, f"cached tokens on a fresh server: {usage}")
 
         # /metrics counts it under vLLM's names (hamrun: instead of vllm:).
         metrics = server.metrics()
@@ -361,7 +362,8 @@ def scenario_api(hamrun):
 def scenario_chat(hamrun):
     """The real model (SmolLM2-135M-Instruct, GGUF, Tools/fetch-models): /v1/chat/completions uses
     its chat format (ChatML) exactly as `hamrun generate --chat` does, and a Japanese reply, whose
-    characters span several tokens, streams with every character whole."""
+    characters span several tokens, streams with every character whole; and with --prefix-cache a
+    chat's next turn reuses the KV of the turn before."""
     cache = os.environ.get("HAMRUN_CACHE", os.path.expanduser("~/.cache/hamrun"))
     gguf = os.path.join(cache, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
     expect(os.path.exists(gguf), f"no {gguf} (Tools/fetch-models fetches it)")
@@ -395,6 +397,38 @@ def scenario_chat(hamrun):
         broken = [p for p in pieces[:-1] if "\ufffd" in p]
         expect(not broken, f"pieces with a broken character: {broken}")
         expect(len(pieces) > 3, "the reply came in too few pieces to test splitting")
+
+        # A chat's next turn resends its history. Without --prefix-cache nothing is reused.
+        history = [{"role": "system", "content": "You are a concise geography tutor. Answer in one short sentence."},
+                   {"role": "user", "content": "What is the capital of France?"}]
+        first = client.chat.completions.create(model=name, messages=history, max_tokens=16, temperature=0)
+        history += [{"role": "assistant", "content": first.choices[0].message.content},
+                    {"role": "user", "content": "And the capital of Italy?"}]
+        second = client.chat.completions.create(model=name, messages=history, max_tokens=16, temperature=0)
+        expect(second.usage.prompt_tokens_details.cached_tokens == 0, f"cached without --prefix-cache: {second.usage}")
+    finally:
+        status = server.terminate()
+    expect(status == 0, f"exit status {status}")
+
+    # With it, turn 2 reuses turn 1's KV: OpenAI's prompt_tokens_details.cached_tokens, llama-server's
+    # timings.cache_n, vLLM's counters; the cached blocks are not counted as in use.
+    server = Server(hamrun, "--model", gguf, "--prefix-cache")
+    try:
+        client = server.client()
+        first = client.chat.completions.create(model=name, messages=history[:2], max_tokens=16, temperature=0)
+        expect(first.usage.prompt_tokens_details.cached_tokens == 0, f"turn 1 on a fresh server: {first.usage}")
+        turn2 = client.chat.completions.create(model=name, messages=history, max_tokens=16, temperature=0)
+        cached = turn2.usage.prompt_tokens_details.cached_tokens
+        expect(first.usage.prompt_tokens <= cached < turn2.usage.prompt_tokens,
+               f"turn 2 reused {cached} of {turn2.usage.prompt_tokens} prompt tokens; turn 1 had {first.usage.prompt_tokens}")
+        timings = turn2.model_extra["timings"]
+        expect(timings["cache_n"] == cached and timings["prompt_n"] == turn2.usage.prompt_tokens - cached, f"timings {timings}")
+        metrics = server.metrics()
+        expect(metrics.get("hamrun:prefix_cache_hits") == cached, f"hamrun:prefix_cache_hits {metrics.get('hamrun:prefix_cache_hits')}")
+        expect(metrics.get("hamrun:prefix_cache_queries") == first.usage.prompt_tokens + turn2.usage.prompt_tokens,
+               "hamrun:prefix_cache_queries")
+        expect(metrics.get("hamrun:prefix_cache_bytes", 0) > 0, "hamrun:prefix_cache_bytes")
+        expect(metrics.get("hamrun:kv_cache_used_bytes") == 0, "cached KV counted as in use")
     finally:
         status = server.terminate()
     expect(status == 0, f"exit status {status}")

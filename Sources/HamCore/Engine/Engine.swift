@@ -26,6 +26,7 @@ public final class Engine<B: Backend>: InferenceEngine {
     private var running: [SequenceState] = []
     private var waiting: [SequenceState] = []
     private var kept: [SequenceID: SequenceState] = [:]
+    private var prefixCache: PrefixCache
     private var cancelled: Set<SequenceID> = []
     private var freeMicro: [Int]
     private var nextID = 0
@@ -43,6 +44,7 @@ public final class Engine<B: Backend>: InferenceEngine {
         workspace = try Workspace(config: c, hamburger: hamburger?.config, options: options,
                                   blockCount: pool.blockCount, backend: llama.backend)
         scheduler = Scheduler(prefillTokensPerTick: options.prefillTokensPerTick, maxSequences: options.maxSequences)
+        prefixCache = PrefixCache(blockSize: options.kvBlockSize)
         freeMicro = hamburger == nil ? [] : Array((0..<options.maxSequences).reversed())
         if workspace.microBlockSize > 0 {
             var cosines: [Float] = [], sines: [Float] = []
@@ -108,7 +110,8 @@ public final class Engine<B: Backend>: InferenceEngine {
     public var hasWork: Bool { !running.isEmpty || !waiting.isEmpty || !cancelled.isEmpty }
     public var runningCount: Int { running.count }
     public var waitingCount: Int { waiting.count }
-    public var kvBytesInUse: Int { pool.usedBlocks * pool.bytesPerBlock }
+    public var kvBytesInUse: Int { (pool.usedBlocks - prefixCache.blockCount) * pool.bytesPerBlock }
+    public var kvBytesCached: Int { prefixCache.blockCount * pool.bytesPerBlock }
     public var kvBudgetBytes: Int { pool.budgetBytes }
     public var config: ModelConfig { llama.config }
     public var isHAMburger: Bool { hamburger != nil }
@@ -203,14 +206,34 @@ public final class Engine<B: Backend>: InferenceEngine {
     /// Queued sequences join while there is room: a free sequence slot (and micro-step cache for
     /// HAMburger) and KV blocks for the worst case of every running sequence and the new one. A
     /// sequence that might outgrow the budget waits instead of joining, so the budget never runs
-    /// out mid-generation and nothing has to be evicted.
+    /// out mid-generation and nothing running has to be evicted. The prefix cache lives in what is
+    /// left: a joining sequence first takes over the entry its prompt begins with, then the oldest
+    /// entries make room for it.
     private func admit() {
         var reserved = running.reduce(0) { $0 + reservation($1) }
         let available = pool.blockCount - kept.values.reduce(0) { $0 + $1.blocks.count }
         while !waiting.isEmpty && running.count < options.maxSequences {
             var state = waiting[0]
+            if options.prefixCaching && state.fresh && !state.prefixLookedUp {
+                state.prefixLookedUp = true
+                // At least the last prompt token is fed: its row gives the first token's logits.
+                if let hit = prefixCache.take(prefixOf: state.prompt, limit: state.prompt.count - 1) {
+                    pool.give(back: hit.freed)
+                    state.blocks = hit.blocks
+                    state.slots = hit.tokens
+                    state.position = hit.tokens
+                    state.promptFed = hit.tokens
+                    state.result.stats.cachedPromptTokens = hit.tokens
+                    log.debug("sequence \(state.id): \(hit.tokens) prompt tokens from the prefix cache")
+                }
+                waiting[0] = state
+            }
+            // Blocks a queued sequence holds (a kept context's, a cache hit's) are its own.
+            let heldBehind = waiting.dropFirst().reduce(0) { $0 + $1.blocks.count }
             let need = reservation(state)
-            guard reserved + need <= available else { break }
+            func fits() -> Bool { reserved + need <= available - heldBehind - prefixCache.blockCount }
+            while !fits(), let freed = prefixCache.evictOldest() { pool.give(back: freed) }
+            guard fits() else { break }
             if state.isHAMburger {
                 guard let micro = freeMicro.popLast() else { break }
                 state.microIndex = micro
@@ -493,10 +516,20 @@ public final class Engine<B: Backend>: InferenceEngine {
         if s.keepContext && reason != .cancelled {
             s.microIndex = nil
             kept[s.id] = s
+        } else if options.prefixCaching && s.fresh && reason != .cancelled {
+            pool.give(back: prefixCache.insert(tokens: cacheableTokens(s), blocks: s.blocks))
         } else {
             pool.give(back: s.blocks)
         }
         finishedIndices.insert(index)
+    }
+
+    /// The tokens whose KV a finished fresh sequence holds one per slot from slot 0: the prompt
+    /// it fed, then in base mode the tokens it generated and fed (all but the last).
+    private func cacheableTokens(_ s: SequenceState) -> [Int32] {
+        let prompt = Array(s.prompt[..<s.promptFed])
+        guard !s.isHAMburger, s.promptFed == s.prompt.count, s.slots > prompt.count else { return prompt }
+        return prompt + s.result.tokens.prefix(s.slots - prompt.count)
     }
 
     private func fail(_ index: Int, _ error: GenerationError, _ events: inout [EngineEvent]) {

@@ -54,6 +54,8 @@ public enum FinishReason: String, Sendable, Equatable, Codable {
 
 public struct GenerationStats: Sendable, Equatable {
     public var promptTokens = 0
+    /// Prompt tokens whose KV came from the prefix cache rather than a prefill.
+    public var cachedPromptTokens = 0
     public var generatedTokens = 0
     public var macroSteps = 0
     /// Macro steps that fed two or more tokens to the compositional embedder.
@@ -71,7 +73,9 @@ public struct GenerationStats: Sendable, Equatable {
 
     /// Tokens after the first (which the prefill produced) per second of decoding.
     public var tokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens - 1) / decodeSeconds : 0 }
-    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
+    public var prefillTokensPerSecond: Double {
+        prefillSeconds > 0 ? Double(promptTokens - cachedPromptTokens) / prefillSeconds : 0
+    }
     public var tokensPerStep: Double { macroSteps > 0 ? Double(generatedTokens) / Double(macroSteps) : 0 }
 
     /// Weight bytes read per generated token, given what a base forward, a further micro step

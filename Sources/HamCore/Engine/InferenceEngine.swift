@@ -10,7 +10,10 @@ public protocol InferenceEngine: AnyObject {
     var hasWork: Bool { get }
     var runningCount: Int { get }
     var waitingCount: Int { get }
+    /// KV held by sequences (running, queued, kept); the prefix cache's blocks are apart.
     var kvBytesInUse: Int { get }
+    /// KV the prefix cache holds: free for the taking whenever a sequence needs it.
+    var kvBytesCached: Int { get }
     var kvBudgetBytes: Int { get }
 
     /// Queues a sequence; it joins the running ones at a following tick. Throws for a request

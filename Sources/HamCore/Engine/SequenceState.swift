@@ -65,6 +65,11 @@ struct SequenceState {
     var sampler: Sampler?
     let keepContext: Bool
     let traceLogits: Bool
+    /// Begun from nothing (not a kept context's next turn): slot `i` holds token `i` of the prompt
+    /// at position `i`, so its prompt can go to the prefix cache and come from it.
+    let fresh: Bool
+    /// Whether admission has looked for its prompt in the prefix cache.
+    var prefixLookedUp = false
 
     // The context.
     var blocks: [Int32] = []
@@ -98,6 +103,7 @@ struct SequenceState {
         sampler = request.options.sampling.isGreedy ? nil : Sampler(options: request.options.sampling)
         keepContext = request.keepContext
         traceLogits = request.traceLogits
+        fresh = request.continuing == nil
         prompt = request.prompt
         result.stats.promptTokens = request.prompt.count
     }

@@ -11,13 +11,18 @@ public struct EngineOptions: Sendable, Equatable {
     public var kvBlockSize: Int
     /// `.f32` (exact: what the reference fixtures assume) or `.f16` (half the memory).
     public var kvDType: DType
+    /// Keep finished sequences' prompts in the budget's spare blocks, for requests that begin
+    /// with the same tokens (`PrefixCache`).
+    public var prefixCaching: Bool
 
-    public init(maxSequences: Int = 1, prefillTokensPerTick: Int = 256, kvBudgetBytes: Int, kvBlockSize: Int = 16, kvDType: DType = .f32) {
+    public init(maxSequences: Int = 1, prefillTokensPerTick: Int = 256, kvBudgetBytes: Int, kvBlockSize: Int = 16,
+                kvDType: DType = .f32, prefixCaching: Bool = false) {
         self.maxSequences = maxSequences
         self.prefillTokensPerTick = prefillTokensPerTick
         self.kvBudgetBytes = kvBudgetBytes
         self.kvBlockSize = kvBlockSize
         self.kvDType = kvDType
+        self.prefixCaching = prefixCaching
     }
 
     /// KV-cache bytes per slot (all layers, keys and values).

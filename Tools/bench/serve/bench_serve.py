@@ -202,6 +202,9 @@ def main():
     p.add_argument("--poisson-rate", type=float, default=0.5, help="requests per second of the Poisson run")
     p.add_argument("--requests", type=int, default=32, help="requests per load level (at least 2x the concurrency)")
     p.add_argument("--servers", default="hamrun,llama-server,hamrun-hamburger")
+    p.add_argument("--prompt-cache", choices=["on", "off"], default="on",
+                   help="both servers reuse cached prompt prefixes (llama-server's default; hamrun --prefix-cache) or neither "
+                        "(llama-server --no-cache-prompt; hamrun's default). GuideLLM sends the same prompts at every level.")
     p.add_argument("--quick", action="store_true", help="smoke run: the embedded model, hamrun only, small loads")
     p.add_argument("--hamrun", type=Path, help="a hamrun binary to use (default: build the release one)")
     args = p.parse_args()
@@ -216,7 +219,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="hamrun-serve-bench-"))
     log = open(work / "servers.log", "w")
     hamrun_flags = ["--parallel", args.slots, "--max-queue", 1024, "--threads", args.threads, "--kv-type", "f16",
-                    "--max-tokens", args.output_tokens, "--timeout", 0]
+                    "--max-tokens", args.output_tokens, "--timeout", 0] + (["--prefix-cache"] if args.prompt_cache == "on" else [])
 
     servers = []
     if args.quick:
@@ -236,7 +239,8 @@ def main():
             context = args.slots * (args.prompt_tokens + args.output_tokens + 64)
             servers.append(("llama-server", [llama, "-m", gguf, "--host", "127.0.0.1", "--port", "{port}",
                                              "-np", args.slots, "-c", context, "--kv-unified", "-cb", "-t", args.threads,
-                                             "-tb", args.threads, "-ctk", "f16", "-ctv", "f16", "--no-warmup"], hamburger))
+                                             "-tb", args.threads, "-ctk", "f16", "-ctv", "f16", "--no-warmup"]
+                            + ([] if args.prompt_cache == "on" else ["--no-cache-prompt"]), hamburger))
         if "hamrun-hamburger" in wanted:
             servers.append(("hamrun-hamburger", [hamrun, "serve", "--model", hamburger, *hamrun_flags], hamburger))
         solo_model = gguf
@@ -261,6 +265,7 @@ def main():
 
     header = (f"{len(servers)} servers, {args.slots} slots, {args.threads} threads, {args.prompt_tokens} prompt tokens, "
               f"exactly {args.output_tokens} output tokens (ignore_eos), {args.requests} requests per level, "
+              f"prompt cache {args.prompt_cache}, "
               f"GuideLLM ({GUIDELLM}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     text = f"{header}\n\n{table(rows)}\n\nGoals:\n{goals(rows, solo_decode)}\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
