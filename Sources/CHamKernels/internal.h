@@ -83,6 +83,9 @@ void ham_dequantize_avx2(const void *src, int dtype, size_t count, float *dst);
 void ham_gemv_float_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
                          size_t o_begin, size_t o_end, const float *bias, float *out,
                          size_t out_stride, int accumulate);
+/// Prefill's f16/bf16 products in the same tiles, cache-blocked; 0 for other dtypes.
+int ham_gemm_float_avx2(const float *x, size_t n, size_t in, const void *w, int dtype, size_t o_begin,
+                        size_t o_end, const float *bias, float *out, size_t out_stride, int accumulate);
 void ham_gemv_blocks_avx2(const float *x, size_t n, size_t in, const void *w, int dtype,
                           size_t o_begin, size_t o_end, const float *bias, float *out,
                           size_t out_stride, int accumulate);

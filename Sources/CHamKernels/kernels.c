@@ -507,6 +507,7 @@ static void pick(const char *want) {
     } else if (avx2) {
         table.level = "avx2";
         table.gemv = gemv_avx2;
+        table.gemm = ham_gemm_float_avx2;
         table.widen = widen_avx2;
         table.dot = dot_avx2;
         table.axpy = axpy_avx2;
