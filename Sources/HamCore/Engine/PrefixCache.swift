@@ -10,11 +10,13 @@
 /// the rest of its last block as it goes. Entries live in blocks the budget has to spare: the
 /// oldest is evicted whenever a sequence needs its room.
 ///
-/// Not bit for bit: the reused KV was computed in other batches (a prefill of other rows, decode
-/// rows) than the new prompt's own prefill would compute it in, and the CPU's products round
-/// differently for different row counts. Logits agree within float32 rounding, but a greedy
-/// near-tie can go the other way, so a repeated request may get another reply: hence opt-in (it
-/// is llama-server's `cache_prompt` trade, which it documents the same way).
+/// Bit for bit only where the backend's products do not depend on the batch: the reused KV was
+/// computed in other batches (a prefill of other rows, decode rows) than the new prompt's own
+/// prefill would compute it in. The CPU's AVX2 level computes f16/bf16 products the same way at
+/// every row count; its AVX-512 prefill kernel and the block types' prefill (through sgemm) round
+/// differently from their decode kernels. There logits agree within float32 rounding, but a
+/// greedy near-tie can go the other way and a repeated request may get another reply: hence
+/// opt-in (llama-server's `cache_prompt` trade, which it documents the same way).
 struct PrefixCache {
     struct Entry {
         var tokens: [Int32]
