@@ -19,7 +19,8 @@ public final class CPUBuffer: @unchecked Sendable {
 /// The CPU backend: every op runs when it is called, on a persistent pool of threads.
 /// Decode-sized products (up to 8 rows) stream the weights once through the SIMD kernels in
 /// their stored dtype; larger ones (prefill) go through a register-tiled kernel that widens
-/// bf16/f16 in registers, or, for f32 and q8_0 weights, through BLAS sgemm on widened blocks.
+/// bf16/f16 in registers (AVX-512's own tiles; AVX2's decode tiles, cache-blocked), or, for f32
+/// and block-quantized weights, through BLAS sgemm on widened blocks.
 public final class CPUBackend: Backend {
     public typealias Buffer = CPUBuffer
     public let pool: ThreadPool
