@@ -77,14 +77,14 @@ AVX512 static inline __m512 load16(const void *w, int dtype, size_t k, __mmask16
     }
 }
 
-// One weight row at a time against n (1..8) rows of x. Always inlined with a constant n (see
-// gemv_rows_dispatch): with a variable n the accumulators live on the stack and every FMA waits
-// for a store-to-load round trip (micro step 1's 5-row products ran at 12 GB/s per core).
+// One weight row at a time against n (1..4) rows of x. Always inlined with a constant n: with a
+// variable n the accumulators live on the stack and every FMA waits for a store-to-load round
+// trip (micro step 1's 5-row products ran at 12 GB/s per core).
 #define AVX512_INLINE __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c"), always_inline)) static inline
 AVX512_INLINE void gemv_rows_avx512(const float *x, const size_t n, size_t in, const char *row, int dtype,
                                     float *acc_out) {
     // Two accumulators per row of x: one FMA chain per row would wait on the FMA latency.
-    __m512 acc[8], acc2[8];
+    __m512 acc[4], acc2[4];
     for (size_t r = 0; r < n; r++) acc[r] = acc2[r] = _mm512_setzero_ps();
     size_t k = 0;
     // Several rows of x make each weight cache line slow to consume, so the hardware prefetcher
@@ -117,12 +117,10 @@ AVX512_INLINE void gemv_rows_avx512(const float *x, const size_t n, size_t in, c
         gemv_rows_avx512(x, N, in, row, dtype, s); \
     }
 GEMV_ROWS_N(1) GEMV_ROWS_N(2) GEMV_ROWS_N(3) GEMV_ROWS_N(4)
-GEMV_ROWS_N(5) GEMV_ROWS_N(6) GEMV_ROWS_N(7) GEMV_ROWS_N(8)
 
 typedef void (*gemv_rows_fn)(const float *, size_t, const char *, int, float *);
-static const gemv_rows_fn gemv_rows_avx512_n[9] = {
+static const gemv_rows_fn gemv_rows_avx512_n[5] = {
     0, gemv_rows_avx512_1, gemv_rows_avx512_2, gemv_rows_avx512_3, gemv_rows_avx512_4,
-    gemv_rows_avx512_5, gemv_rows_avx512_6, gemv_rows_avx512_7, gemv_rows_avx512_8,
 };
 
 // Decode (n == 1): one weight row at a time, four independent FMA chains along it. A single
@@ -265,18 +263,22 @@ AVX512 static void gemv_avx512(const float *x, size_t n, size_t in, const void *
         gemv1_avx512(x, in, w, dtype, o_begin, o_end, bias, out, accumulate);
         return;
     }
-    for (size_t r0 = 0; r0 < n; r0 += 8) {
-        size_t nr = n - r0 < 8 ? n - r0 : 8;
-        const float *xb = x + r0 * in;
-        gemv_rows_fn rows = gemv_rows_avx512_n[nr];
-        for (size_t o = o_begin; o < o_end; o++) {
-            float s[8];
-            rows(xb, in, (const char *)w + o * ham_row_bytes(dtype, in), dtype, s);
-            for (size_t r = 0; r < nr; r++) {
-                float v = s[r] + (bias ? bias[o] : 0.0f);
-                float *dst = out + (r0 + r) * out_stride + o;
-                *dst = accumulate ? *dst + v : v;
-            }
+    // Five or more rows of x (a batch decoding, micro step 1): the AVX2 tiles, which keep several
+    // weight rows in registers for 4 rows of x each, beat one 512-bit weight row at a time here:
+    // 1.3-1.4x at 5-8 rows on a Zen 4 (f16, f32, bf16; kernels.sh, 2026-12-02), where 512-bit ops
+    // run as two 256-bit halves anyway.
+    if (n >= 5) {
+        ham_gemv_float_avx2(x, n, in, w, dtype, o_begin, o_end, bias, out, out_stride, accumulate);
+        return;
+    }
+    gemv_rows_fn rows = gemv_rows_avx512_n[n];
+    for (size_t o = o_begin; o < o_end; o++) {
+        float s[4];
+        rows(x, in, (const char *)w + o * ham_row_bytes(dtype, in), dtype, s);
+        for (size_t r = 0; r < n; r++) {
+            float v = s[r] + (bias ? bias[o] : 0.0f);
+            float *dst = out + r * out_stride + o;
+            *dst = accumulate ? *dst + v : v;
         }
     }
 }
