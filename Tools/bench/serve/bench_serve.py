@@ -15,10 +15,13 @@ What runs (docs/PERFORMANCE.md, "Serving under load"):
   2. the same GGUF F16 weights of the 1B bench shapes (Tools/bench/make_bench_model.py) in both
      servers, same slot count (--slots), same threads, f16 KV cache, continuous batching;
      hamrun serve also with the HAMburger model of the same base weights (bf16 directory);
-  3. per server: closed-loop concurrency 1, 4, 8, 16 and one Poisson run, every request
-     --prompt-tokens in and exactly --output-tokens out (ignore_eos);
-  4. `hamrun bench` single-sequence decode for the concurrency-1 goal;
-  5. the table: output tok/s, requests/s, TTFT p50/p99, ITL p50/p99, failures; and the goals.
+  3. closed-loop concurrency 1, 4, 8, 16 and one Poisson run, every request --prompt-tokens in and
+     exactly --output-tokens out (ignore_eos); every server is up for the whole run and each level
+     runs on each server in turn, --rounds times (the order rotating), so the machine's drift
+     falls on all of them alike;
+  4. `hamrun bench` single-sequence decode once per round, for the concurrency-1 goal;
+  5. the table, medians over the rounds: output tok/s, requests/s, TTFT p50/p99, ITL p50/p99,
+     failures (summed); and the goals.
 """
 import argparse
 import json
@@ -26,6 +29,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,8 +84,8 @@ def wait_health(url, proc, seconds=600):
 class Served:
     """One server process for the benchmark runs."""
 
-    def __init__(self, name, cmd, port, log):
-        self.name, self.port = name, port
+    def __init__(self, name, cmd, port, log, body=None):
+        self.name, self.port, self.body = name, port, body
         self.url = f"http://127.0.0.1:{port}"
         print(f"starting {name}: {' '.join(map(str, cmd))}", file=sys.stderr)
         self.proc = subprocess.Popen(list(map(str, cmd)), stdout=log, stderr=subprocess.STDOUT)
@@ -125,9 +129,12 @@ def summarize(report_path):
 
 def guidellm_run(guidellm, server, tokenizer_dir, args, profile, out_json, requests):
     """One GuideLLM benchmark, described as a scenario file (GuideLLM 0.8's configuration)."""
+    backend = {"kind": "openai_http", "target": server.url, "model": server.model(),
+               "request_format": "/v1/completions", "timeout": 1800}
+    if server.body:
+        backend["extras"] = {"body": server.body}
     scenario = {"spec": {
-        "backend": {"kind": "openai_http", "target": server.url, "model": server.model(),
-                    "request_format": "/v1/completions", "timeout": 1800},
+        "backend": backend,
         "profile": profile,
         # Synthetic prompts of exactly prompt_tokens; output_tokens makes GuideLLM send max_tokens
         # with ignore_eos, so every request generates exactly that many.
@@ -143,18 +150,27 @@ def guidellm_run(guidellm, server, tokenizer_dir, args, profile, out_json, reque
     return summarize(out_json)
 
 
-def bench_server(guidellm, server, tokenizer_dir, args, work):
-    rows = []
-    for c in args.concurrency:
-        out = work / f"{server.name}-c{c}.json"
-        profile = {"kind": "concurrent", "streams": [c]}
-        for row in guidellm_run(guidellm, server, tokenizer_dir, args, profile, out, max(args.requests, 2 * c)):
-            rows.append({"server": server.name, "load": f"concurrency {c}", **row})
-    out = work / f"{server.name}-poisson.json"
-    profile = {"kind": "poisson", "rate": [args.poisson_rate]}
-    for row in guidellm_run(guidellm, server, tokenizer_dir, args, profile, out, args.requests):
-        rows.append({"server": server.name, "load": f"Poisson {args.poisson_rate} req/s", **row})
-    return rows
+def loads(args):
+    """The load levels, in the order they run: (name, GuideLLM profile, requests)."""
+    levels = [(f"concurrency {c}", {"kind": "concurrent", "streams": [c]}, max(args.requests, 2 * c)) for c in args.concurrency]
+    levels.append((f"Poisson {args.poisson_rate} req/s", {"kind": "poisson", "rate": [args.poisson_rate]}, args.requests))
+    return levels
+
+
+def median_rows(runs, servers, levels):
+    """One row per (server, load), in the order given, from every round's rows: the median of each
+    measure, requests summed."""
+    out = []
+    for server, load in ((s, l) for s in servers for l in levels):
+        mine = [r for r in runs if r["server"] == server and r["load"] == load]
+        if not mine:
+            continue
+        row = {"server": server, "load": load, "rounds": len(mine),
+               "ok": sum(r["ok"] for r in mine), "failed": sum(r["failed"] for r in mine)}
+        for key in ("seconds", "req_s", "out_tok_s", "ttft_p50", "ttft_p99", "itl_p50", "itl_p99", "itl_mean"):
+            row[key] = statistics.median(r[key] for r in mine)
+        out.append(row)
+    return out
 
 
 def table(rows):
@@ -177,6 +193,11 @@ def goals(rows, solo_decode):
         out.append(f"- concurrency 8: output tok/s {ratio:.2f}x llama-server's (goal >= 1.3x), TTFT p99 "
                    f"{ours['ttft_p99']:.0f} ms vs {theirs['ttft_p99']:.0f} ms (goal: no worse): "
                    f"{'met' if ratio >= 1.3 and ours['ttft_p99'] <= theirs['ttft_p99'] else 'not met'}")
+    k4 = row("hamrun-hamburger-k4", "concurrency 8")
+    if k4 and theirs:
+        ratio = k4["out_tok_s"] / theirs["out_tok_s"]
+        out.append(f"- concurrency 8, HAMburger at 4 tokens per macro step (random modules, confidence 0): output tok/s "
+                   f"{ratio:.2f}x llama-server's, TTFT p99 {k4['ttft_p99']:.0f} ms vs {theirs['ttft_p99']:.0f} ms")
     solo = row("hamrun", "concurrency 1")
     if solo and solo_decode:
         # Per stream, decoding runs at 1000 / mean ITL tokens per second; `hamrun bench` decodes alone.
@@ -201,6 +222,7 @@ def main():
     p.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8, 16])
     p.add_argument("--poisson-rate", type=float, default=0.5, help="requests per second of the Poisson run")
     p.add_argument("--requests", type=int, default=32, help="requests per load level (at least 2x the concurrency)")
+    p.add_argument("--rounds", type=int, default=1, help="alternating rounds over every level and server; the table has medians")
     p.add_argument("--servers", default="hamrun,llama-server,hamrun-hamburger")
     p.add_argument("--prompt-cache", choices=["on", "off"], default="on",
                    help="both servers reuse cached prompt prefixes (llama-server's default; hamrun --prefix-cache) or neither "
@@ -243,34 +265,54 @@ def main():
                             + ([] if args.prompt_cache == "on" else ["--no-cache-prompt"]), hamburger))
         if "hamrun-hamburger" in wanted:
             servers.append(("hamrun-hamburger", [hamrun, "serve", "--model", hamburger, *hamrun_flags], hamburger))
+        if "hamrun-hamburger-k4" in wanted:
+            # Every macro step runs to max_steps (4 tokens): confidence 0 never lets the stop head end
+            # one early. The modules are random, so this is HAMburger's machinery at 4 tokens per
+            # base forward (what `hamrun bench --force-steps 4` measures), not a trained model's rate.
+            servers.append(("hamrun-hamburger-k4", [hamrun, "serve", "--model", hamburger, *hamrun_flags], hamburger,
+                            {"confidence": 0}))
         solo_model = gguf
 
-    rows = []
-    for name, cmd, tokenizer_dir in servers:
-        port = free_port()
-        cmd = [str(c).replace("{port}", str(port)) for c in cmd]
-        if name.startswith("hamrun"):
-            cmd += ["--port", port]
-        server = Served(name, cmd, port, log)
-        try:
-            rows += bench_server(guidellm, server, tokenizer_dir, args, work)
-        finally:
+    # Every server is up for the whole run and the load levels alternate between them (the order
+    # rotating each round), so drift of the machine falls on all of them alike; idle servers use
+    # no CPU. `hamrun bench` runs once per round too, for the concurrency-1 goal.
+    started = []
+    try:
+        for name, cmd, tokenizer_dir, *body in servers:
+            port = free_port()
+            cmd = [str(c).replace("{port}", str(port)) for c in cmd]
+            if name.startswith("hamrun"):
+                cmd += ["--port", port]
+            started.append((Served(name, cmd, port, log, body[0] if body else None), tokenizer_dir))
+        runs, solos = [], []
+        for round_ in range(args.rounds):
+            for level, (load, profile, requests) in enumerate(loads(args)):
+                shift = (round_ + level) % len(started)
+                for server, tokenizer_dir in started[shift:] + started[:shift]:
+                    out = work / f"{server.name}-r{round_}-l{level}.json"
+                    for row in guidellm_run(guidellm, server, tokenizer_dir, args, profile, out, requests):
+                        runs.append({"server": server.name, "load": load, "round": round_, **row})
+            solo = json.loads(run([hamrun, "bench", "--model", solo_model, "--threads", args.threads, "--prompt-tokens",
+                                   args.prompt_tokens, "--gen-tokens", args.output_tokens, "--runs", 3, "--json"]
+                                  + ([] if args.quick else ["--mode", "base", "--kv-type", "f16"]),
+                                  capture_output=True, text=True).stdout)
+            solos.append(solo.get("decode_tokens_per_second") or solo.get("decode", {}).get("tokens_per_second"))
+    finally:
+        for server, _ in started:
             server.stop()
-
-    solo = json.loads(run([hamrun, "bench", "--model", solo_model, "--threads", args.threads, "--prompt-tokens",
-                           args.prompt_tokens, "--gen-tokens", args.output_tokens, "--runs", 3, "--json"]
-                          + ([] if args.quick else ["--mode", "base", "--kv-type", "f16"]),
-                          capture_output=True, text=True).stdout)
-    solo_decode = solo.get("decode_tokens_per_second") or solo.get("decode", {}).get("tokens_per_second")
+    rows = median_rows(runs, [server.name for server, _ in started], [load for load, _, _ in loads(args)])
+    solo_decode = statistics.median(solos)
 
     header = (f"{len(servers)} servers, {args.slots} slots, {args.threads} threads, {args.prompt_tokens} prompt tokens, "
               f"exactly {args.output_tokens} output tokens (ignore_eos), {args.requests} requests per level, "
+              f"{args.rounds} alternating round(s), medians, "
               f"prompt cache {args.prompt_cache}, "
               f"GuideLLM ({GUIDELLM}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     text = f"{header}\n\n{table(rows)}\n\nGoals:\n{goals(rows, solo_decode)}\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps({"header": header, "rows": rows, "hamrun_bench": solo}, indent=1))
+    args.out.with_suffix(".json").write_text(json.dumps({"header": header, "rows": rows, "runs": runs,
+                                                         "hamrun_bench_decode": solos}, indent=1))
     print(text)
     shutil.rmtree(work, ignore_errors=True)
 
