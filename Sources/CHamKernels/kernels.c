@@ -265,7 +265,7 @@ AVX512 static void gemv_avx512(const float *x, size_t n, size_t in, const void *
     }
     // Five or more rows of x (a batch decoding, micro step 1): the AVX2 tiles, which keep several
     // weight rows in registers for 4 rows of x each, beat one 512-bit weight row at a time here:
-    // 1.3-1.4x at 5-8 rows on a Zen 4 (f16, f32, bf16; kernels.sh, 2026-12-02), where 512-bit ops
+    // 1.15-1.4x at 5-8 rows on a Zen 4 (f16, f32, bf16; kernels.sh, 2026-12-02), where 512-bit ops
     // run as two 256-bit halves anyway.
     if (n >= 5) {
         ham_gemv_float_avx2(x, n, in, w, dtype, o_begin, o_end, bias, out, out_stride, accumulate);

@@ -230,6 +230,8 @@ def main():
     p.add_argument("--quick", action="store_true", help="smoke run: the embedded model, hamrun only, small loads")
     p.add_argument("--hamrun", type=Path, help="a hamrun binary to use (default: build the release one)")
     args = p.parse_args()
+    if args.rounds < 1:
+        p.error(f"--rounds is {args.rounds}; expected 1 or more")
 
     if args.quick:
         args.concurrency, args.requests, args.output_tokens, args.prompt_tokens = [1, 4], 8, 16, 16
