@@ -30,7 +30,7 @@ public final class KVBlockPool<B: Backend> {
     public var budgetBytes: Int { blockCount * bytesPerBlock }
 
     /// Blocks needed to hold `slots` slots.
-    public func blocks(for slots: Int) -> Int { (slots + blockSize - 1) / blockSize }
+    public func blocks(for slots: Int) -> Int { kvBlocks(holding: slots, blockSize: blockSize) }
 
     /// Takes `count` blocks, or none when fewer are free.
     func take(_ count: Int) -> [Int32]? {
@@ -47,3 +47,7 @@ public final class KVBlockPool<B: Backend> {
         free.sort(by: >)
     }
 }
+
+/// Blocks of `blockSize` slots needed to hold `slots` slots (the pool's rule, for what keeps
+/// blocks without holding the pool: `PrefixCache`).
+func kvBlocks(holding slots: Int, blockSize: Int) -> Int { (slots + blockSize - 1) / blockSize }

@@ -46,7 +46,7 @@ struct PrefixCache {
     /// Keeps `tokens` (slots 0 ..< tokens.count of `blocks`); returns the blocks it does not keep.
     /// An entry the new one extends is dropped; an entry that already extends it makes it moot.
     mutating func insert(tokens: [Int32], blocks: [Int32]) -> [Int32] {
-        let kept = (tokens.count + blockSize - 1) / blockSize
+        let kept = kvBlocks(holding: tokens.count, blockSize: blockSize)
         guard tokens.count >= minimumTokens, kept <= blocks.count else { return blocks }
         if entries.contains(where: { $0.tokens.starts(with: tokens) }) { return blocks }
         var freed = Array(blocks[kept...])
@@ -69,7 +69,7 @@ struct PrefixCache {
         }
         guard let best else { return nil }
         let entry = entries.remove(at: best.index)
-        let used = (best.length + blockSize - 1) / blockSize
+        let used = kvBlocks(holding: best.length, blockSize: blockSize)
         return Hit(tokens: best.length, blocks: Array(entry.blocks[..<used]), freed: Array(entry.blocks[used...]))
     }
 
